@@ -1,0 +1,198 @@
+/* alloc.h — the pooling allocator: the only public header of alloc/.
+ *
+ * At start-up one pool reserves, with one mmap(PROT_NONE, MAP_NORESERVE)
+ * each, the address space for every instance area, linear memory and table
+ * the daemon will ever run at once. Requests then take slots out of those
+ * reservations and give them back; nothing is mapped or unmapped on the hot
+ * path except what copy-on-write images and resets need.
+ *
+ *   instance pool  [area 0][area 1]...          max_instance_bytes each
+ *   memory pool    [guard][mem 0][guard][mem 1][guard]...
+ *                  mem i = max_memory_bytes, guards shared between neighbours
+ *   table pool     [table 0][table 1]...        table_elements * element bytes
+ *
+ * alloc/ knows nothing about WebAssembly: a memory image is a list of
+ * (offset, bytes) segments, a table is an array of fixed-size elements, and
+ * the "module" a slot has affinity to is the image it last held.
+ *
+ * Thread safety: every function may be called from any thread, except
+ * wp_pool_destroy(), which must not race with anything else on that pool.
+ * A slot handle (wp_memory_slot, wp_table_slot, wp_instance_slot) belongs to
+ * the one thread that acquired it until it is released.
+ *
+ * Errors: 0 or a negative WP_E* code from wp_errno.h.
+ */
+#ifndef WP_ALLOC_H
+#define WP_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wp_errno.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sizes of every pool and every limit. All byte sizes must be multiples of the
+ * host page size. wp_pool_config_default() fills the documented defaults. */
+typedef struct wp_pool_config {
+  /* Instance slots: how many instances may be live at once. Default 1000. */
+  uint32_t total_instances;
+  /* Memory slots per instance slot (total memory slots = product). Default 1. */
+  uint32_t memories_per_instance;
+  /* Table slots per instance slot (total table slots = product). Default 1. */
+  uint32_t tables_per_instance;
+  /* Largest linear memory a slot can hold, bytes. Default 4 GiB. */
+  uint64_t max_memory_bytes;
+  /* Inaccessible bytes after each memory. wasm2c's signal-handler bounds
+   * checks need base + 8 GiB to be memory or guard, so default 4 GiB. */
+  uint64_t guard_bytes;
+  /* Also put a guard before the first memory (neighbours share guards).
+   * Default true. */
+  bool guard_before;
+  /* Largest table, in elements. Default 10000. */
+  uint32_t table_elements;
+  /* Bytes of one table element; set by the embedder (instance/ uses
+   * sizeof(wasm_rt_funcref_t)), not by users. Default 8. */
+  uint32_t table_element_bytes;
+  /* Bytes of the instance area (the engine's per-instance struct and host
+   * state). Default 1 MiB. */
+  uint64_t max_instance_bytes;
+  /* Leading bytes of a memory restored by copying instead of madvise, so that
+   * hot pages stay resident across reuses. Default 64 KiB. */
+  uint64_t keep_resident_bytes;
+  /* Leading bytes of a table cleared by memset instead of madvise. Default
+   * 64 KiB. */
+  uint64_t table_keep_resident_bytes;
+  /* Free memory slots that keep an image mapped for affinity; past this many
+   * the least recently used one is made cold. Default 100. */
+  uint32_t max_unused_warm_slots;
+  /* Released memory slots whose reset (madvise) is batched; 1 resets at once
+   * on release. Default 1. */
+  uint32_t decommit_batch_size;
+  /* Run batched resets on a background thread instead of the releasing one.
+   * Default false. */
+  bool decommit_in_background;
+} wp_pool_config;
+
+void wp_pool_config_default(wp_pool_config *cfg);
+
+/* Checks a config without reserving anything. On error returns WP_ECONFIG and,
+ * if why is not NULL, writes "field: what is wrong" into why. */
+int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len);
+
+/* ---- Memory images (copy-on-write, backed by one memfd) ------------------ */
+
+typedef struct wp_image wp_image;
+
+typedef struct wp_image_segment {
+  uint64_t offset;      /* byte offset in linear memory */
+  const void *bytes;
+  uint64_t length;
+} wp_image_segment;
+
+/* Lays the segments out once in a sealed memfd covering [0, image_bytes),
+ * image_bytes = end of the last segment rounded up to a page. Later segments
+ * overwrite earlier ones where they overlap. Returns WP_EINVAL if a segment
+ * ends past max_bytes. *out has one reference. Zero segments give an image
+ * with image_bytes == 0 (a valid "no data" image). */
+int wp_image_create(const wp_image_segment *segments, size_t segment_count,
+                    uint64_t max_bytes, wp_image **out);
+void wp_image_retain(wp_image *image);
+void wp_image_release(wp_image *image); /* frees at the last reference */
+uint64_t wp_image_bytes(const wp_image *image);
+/* Unique, never reused identity; the affinity key of slots holding it. */
+uint64_t wp_image_id(const wp_image *image);
+
+/* ---- The pool ------------------------------------------------------------ */
+
+typedef struct wp_pool wp_pool;
+
+/* Reserves every pool. why as in wp_pool_config_check(); WP_ESYS (with why
+ * naming the pool) if the address space cannot be reserved. */
+int wp_pool_create(const wp_pool_config *cfg, wp_pool **out, char *why, size_t why_len);
+/* Unmaps everything. All slots must have been released. */
+void wp_pool_destroy(wp_pool *pool);
+const wp_pool_config *wp_pool_get_config(const wp_pool *pool);
+
+/* Instance areas: zeroed on acquire, at least max_instance_bytes long. */
+typedef struct wp_instance_slot {
+  uint32_t index;
+  void *area;
+  uint64_t area_bytes;
+} wp_instance_slot;
+
+int wp_instance_slot_acquire(wp_pool *pool, wp_instance_slot *out); /* WP_EPOOL_EXHAUSTED */
+/* used_bytes: how much of the area the holder may have written (cleared). */
+void wp_instance_slot_release(wp_pool *pool, wp_instance_slot *slot, uint64_t used_bytes);
+
+/* Linear memories. */
+typedef struct wp_memory_request {
+  const wp_image *image;  /* NULL: all zeroes */
+  uint64_t initial_bytes; /* accessible on acquire; >= image bytes */
+  uint64_t maximum_bytes; /* module's maximum; UINT64_MAX when it has none */
+} wp_memory_request;
+
+typedef struct wp_memory_slot {
+  uint32_t index;
+  uint8_t *base;           /* first byte of linear memory */
+  uint64_t accessible_bytes; /* current size; past it everything faults */
+  uint64_t limit_bytes;    /* min(request maximum, max_memory_bytes) */
+  bool affinity_hit;       /* the image was already mapped in this slot */
+} wp_memory_slot;
+
+/* Takes a memory slot holding exactly the image (or zeroes) in
+ * [0, initial_bytes) and faulting everywhere past it, up to the end of the
+ * trailing guard. Prefers a free slot that last held the same image.
+ * WP_EPOOL_EXHAUSTED when every slot is in use; WP_ELIMIT when initial_bytes
+ * exceeds the slot size or the request's maximum. Never copies image bytes. */
+int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slot *out);
+/* Makes [0, new_bytes) accessible. WP_ELIMIT past limit_bytes. */
+int wp_memory_grow(wp_pool *pool, wp_memory_slot *slot, uint64_t new_bytes);
+/* Gives the slot back; its bytes are reset before anyone can acquire it. */
+void wp_memory_release(wp_pool *pool, wp_memory_slot *slot);
+
+/* Tables: zeroed elements on acquire. */
+typedef struct wp_table_slot {
+  uint32_t index;
+  void *elements;
+  uint32_t capacity;       /* elements that fit: min(max_elements, table_elements) */
+  uint32_t size;           /* current size in elements */
+} wp_table_slot;
+
+int wp_table_acquire(wp_pool *pool, uint32_t initial_elements, uint32_t max_elements,
+                     wp_table_slot *out);
+int wp_table_grow(wp_pool *pool, wp_table_slot *slot, uint32_t new_elements); /* WP_ELIMIT */
+void wp_table_release(wp_pool *pool, wp_table_slot *slot);
+
+/* Runs every pending batched reset now (tests, shutdown). */
+void wp_pool_flush_decommits(wp_pool *pool);
+
+/* ---- Stats --------------------------------------------------------------- */
+
+typedef struct wp_slot_counts {
+  uint32_t total;
+  uint32_t in_use;
+  uint32_t warm;    /* free, still holding an image mapping (memory pool) */
+  uint32_t cold;    /* free, holding nothing */
+  uint32_t pending; /* released, waiting for a batched reset */
+} wp_slot_counts;
+
+typedef struct wp_pool_stats {
+  wp_slot_counts instances, memories, tables;
+  uint64_t affinity_hits;   /* acquires that found their image mapped */
+  uint64_t affinity_misses; /* acquires of an image that had to map it */
+  uint64_t image_maps;      /* mmap calls that attached an image */
+  uint64_t resets;          /* memory slot resets done */
+  uint64_t bytes_decommitted; /* bytes passed to madvise(MADV_DONTNEED) */
+  uint64_t warm_evictions;  /* warm slots made cold past max_unused_warm_slots */
+} wp_pool_stats;
+
+void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WP_ALLOC_H */

@@ -1,0 +1,202 @@
+/* instance.h — modules and instances on wasm2c: the only public header of
+ * instance/.
+ *
+ *   wp_runtime   process-wide: signal handlers, the slot pool, the compile
+ *                cache directory and limits. One per process.
+ *   wp_module    a deployed module: validated, compiled to a .so (or found in
+ *                the cache), loaded, its data segments turned into a CoW image.
+ *                Reference-counted; immutable; shared by every thread.
+ *   wp_instance  one instantiation in pooled slots (instance area, memories,
+ *                tables). Used by one thread at a time.
+ *
+ * Guest code runs on the calling thread. Traps, stack exhaustion and
+ * deadlines come back as WP_ETRAP_* / WP_ETIMEOUT codes with a message in the
+ * wp_error; the thread goes on. An instance that timed out or exhausted its
+ * stack must be destroyed (wp_instance_poisoned() says so).
+ *
+ * Errors: 0 or a negative WP_E* code from wp_errno.h, with detail in a
+ * caller-supplied wp_error when one is given.
+ */
+#ifndef WP_INSTANCE_H
+#define WP_INSTANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "wp_errno.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error detail for the caller (and the HTTP answer). */
+typedef struct wp_error {
+  int code;            /* WP_E* */
+  char message[512];   /* human-readable, says what and where */
+} wp_error;
+
+typedef enum wp_valtype {
+  WP_I32,
+  WP_I64,
+  WP_F32,
+  WP_F64,
+  WP_FUNCREF,
+  WP_EXTERNREF,
+} wp_valtype;
+
+/* A Wasm value. Floats are carried as bit patterns so NaN payloads survive. */
+typedef struct wp_val {
+  wp_valtype type;
+  union {
+    uint32_t i32;
+    uint64_t i64;
+    uint32_t f32_bits;
+    uint64_t f64_bits;
+    void *ref; /* NULL is the null reference */
+  } of;
+} wp_val;
+
+const char *wp_valtype_name(wp_valtype type); /* "i32", ... */
+
+/* ---- Runtime ------------------------------------------------------------- */
+
+typedef struct wp_runtime_config {
+  wp_pool_config pool;
+  const char *cache_dir;           /* compiled artifacts; created if missing */
+  const char *wasm2c_path;         /* default "wasm2c" found on PATH */
+  const char *cc_path;             /* default "cc" found on PATH */
+  const char *opt_level;           /* "-O2" by default; the spec runner may use "-O1" */
+  /* Limits on each compiler child process. */
+  uint64_t compile_cpu_seconds;    /* RLIMIT_CPU, default 120 */
+  uint64_t compile_memory_bytes;   /* RLIMIT_AS, default 4 GiB */
+  uint64_t compile_wall_ms;        /* killed after this, default 300000 */
+  /* Stack given to guest code on each thread that runs it. Default 8 MiB. */
+  uint64_t guest_stack_bytes;
+} wp_runtime_config;
+
+void wp_runtime_config_default(wp_runtime_config *cfg);
+
+typedef struct wp_runtime wp_runtime;
+
+/* Installs the signal handlers and reserves the pool. */
+int wp_runtime_create(const wp_runtime_config *cfg, wp_runtime **out, wp_error *err);
+void wp_runtime_destroy(wp_runtime *rt);
+wp_pool *wp_runtime_pool(wp_runtime *rt);
+
+/* ---- Modules ------------------------------------------------------------- */
+
+typedef struct wp_module wp_module;
+
+typedef struct wp_module_options {
+  /* Let the module import from the spec suite's "spectest" module and from
+   * modules registered with wp_linker_register(). Off for the daemon. */
+  bool allow_spectest;
+  const struct wp_linker *linker;  /* NULL: WASI preview1 only */
+} wp_module_options;
+
+/* Validates, refuses unsupported features (SIMD) and unknown imports,
+ * compiles or hits the cache, loads, builds the memory image. */
+int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
+                   const wp_module_options *opts, wp_module **out, wp_error *err);
+void wp_module_retain(wp_module *mod);
+void wp_module_release(wp_module *mod);
+
+/* True when the artifact came from the cache (the last load of this module). */
+bool wp_module_cache_hit(const wp_module *mod);
+/* Hex sha256 of the Wasm bytes (the cache key's first part). */
+const char *wp_module_hash(const wp_module *mod);
+
+typedef enum wp_extern_kind { WP_EXTERN_FUNC, WP_EXTERN_TABLE, WP_EXTERN_MEMORY, WP_EXTERN_GLOBAL } wp_extern_kind;
+
+typedef struct wp_export_info {
+  const char *name;      /* NUL-terminated copy; name_length is the truth */
+  size_t name_length;
+  wp_extern_kind kind;
+  uint32_t param_count, result_count;  /* functions */
+  const wp_valtype *params, *results;
+  wp_valtype global_type;              /* globals */
+  bool global_mutable;
+} wp_export_info;
+
+size_t wp_module_export_count(const wp_module *mod);
+const wp_export_info *wp_module_export(const wp_module *mod, size_t i);
+const wp_export_info *wp_module_find_export(const wp_module *mod, const char *name, size_t length);
+
+typedef struct wp_module_limits {
+  uint64_t initial_memory_bytes, maximum_memory_bytes; /* UINT64_MAX: none */
+  uint32_t initial_table_elements, maximum_table_elements;
+  uint64_t image_bytes;   /* bytes of the CoW image (0: no data) */
+  bool is_command;        /* exports _start */
+  bool is_reactor;        /* exports _initialize */
+} wp_module_limits;
+
+void wp_module_get_limits(const wp_module *mod, wp_module_limits *out);
+
+/* ---- Linking (spec suite) ------------------------------------------------ */
+
+/* Named instances whose exports other modules may import ("register"). */
+typedef struct wp_linker wp_linker;
+int wp_linker_create(wp_linker **out);
+void wp_linker_destroy(wp_linker *linker);
+struct wp_instance;
+int wp_linker_register(wp_linker *linker, const char *name, struct wp_instance *inst);
+
+/* ---- Instances ----------------------------------------------------------- */
+
+typedef struct wp_instance wp_instance;
+
+/* WASI preview1 environment of one instance (copied at instantiation). */
+typedef struct wp_wasi_config {
+  const char *const *argv;  size_t argc;
+  const char *const *envp;  size_t envc;   /* "KEY=value" */
+  const uint8_t *stdin_bytes; size_t stdin_length;
+  size_t stdout_limit, stderr_limit;       /* bytes kept; more is dropped and flagged */
+} wp_wasi_config;
+
+typedef struct wp_instance_options {
+  const wp_wasi_config *wasi;   /* NULL: empty args/env/stdin, 64 KiB outputs */
+  const wp_linker *linker;      /* imports from registered instances */
+  uint64_t deadline_ms;         /* for instantiation (start function); 0 = none */
+} wp_instance_options;
+
+/* Acquires slots, maps the image, runs the start function (and a reactor's
+ * _initialize). WP_EPOOL_EXHAUSTED when a pool is full. */
+int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options *opts,
+                       wp_instance **out, wp_error *err);
+/* Releases every slot (their reset follows) and the module reference. */
+void wp_instance_destroy(wp_instance *inst);
+wp_module *wp_instance_module(const wp_instance *inst);
+/* True after a timeout or stack exhaustion: only destroy is allowed. */
+bool wp_instance_poisoned(const wp_instance *inst);
+
+typedef struct wp_call_options {
+  uint64_t deadline_ms;  /* 0 = none */
+} wp_call_options;
+
+/* Calls an exported function. args must match the signature exactly
+ * (WP_EARG_TYPE otherwise); results has room for result_count values. */
+int wp_instance_call(wp_instance *inst, const char *export_name, size_t name_length,
+                     const wp_val *args, size_t arg_count, wp_val *results, size_t result_capacity,
+                     const wp_call_options *opts, wp_error *err);
+
+/* Reads an exported global. */
+int wp_instance_get_global(wp_instance *inst, const char *export_name, size_t name_length,
+                           wp_val *out, wp_error *err);
+
+/* Runs a WASI command's _start. exit_code is 0 if _start returned, else the
+ * proc_exit value. A trap is reported as for wp_instance_call. */
+int wp_instance_run(wp_instance *inst, const wp_call_options *opts, int *exit_code, wp_error *err);
+
+/* Captured WASI output so far; truncated is set when the limit dropped bytes. */
+const uint8_t *wp_instance_stdout(const wp_instance *inst, size_t *length, bool *truncated);
+const uint8_t *wp_instance_stderr(const wp_instance *inst, size_t *length, bool *truncated);
+
+/* The instance's exported memory 0 for tests and tools (NULL if none). */
+uint8_t *wp_instance_memory(wp_instance *inst, uint64_t *size_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WP_INSTANCE_H */

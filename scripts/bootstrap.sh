@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# bootstrap.sh — install every Debian package wasmpool needs to build, test and
+# run its examples. Idempotent: installs only what is missing. Run as root on
+# Debian 12 (or with sudo available).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates curl python3
+  clang lld libclang-rt-14-dev libclang-rt-14-dev-wasm32 wasi-libc  # guests, fuzzers, sanitizers
+  wabt                      # wasm2c, wat2wasm, wast2json, wasm-interp
+  libuv1-dev libjemalloc-dev libcriterion-dev libjansson-dev
+  libhttp-parser-dev libtomlplusplus-dev
+  clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
