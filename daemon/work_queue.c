@@ -1,0 +1,206 @@
+/* work_queue.c — a fixed set of worker threads behind a bounded FIFO.
+ *
+ * Two lists, each under its own mutex:
+ *   pending  jobs waiting for a worker (at most `capacity` of them);
+ *   finished jobs whose work ran, waiting for the loop to call done.
+ * A worker pops from pending, runs work without any lock held, pushes to
+ * finished and pokes the loop with uv_async_send (coalescing is fine: the
+ * loop drains the whole finished list on each wake-up).
+ *
+ * Why not uv_queue_work: libuv's pool is shared with its own fs/dns work,
+ * sized by an environment variable, and its queue is unbounded, so it can
+ * neither say "full" nor keep guest code from starving file operations.
+ */
+#include "work_queue.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "wp_errno.h"
+
+struct wp_work_queue {
+  uv_loop_t *loop;
+  uv_async_t wakeup; /* workers -> loop: finished list is non-empty */
+  pthread_t *threads;
+  uint32_t thread_count;
+  size_t capacity;
+
+  pthread_mutex_t lock; /* guards pending, waiting, busy, exiting, counters */
+  pthread_cond_t has_work;
+  wp_job *pending_head, *pending_tail;
+  size_t waiting;
+  uint32_t busy;
+  bool exiting; /* workers leave once pending is empty */
+  uint64_t completed;
+  uint64_t rejected;
+
+  pthread_mutex_t finished_lock;
+  wp_job *finished_head, *finished_tail;
+
+  /* Loop thread only. */
+  bool stopped;
+  size_t outstanding;
+};
+
+static void *worker_main(void *arg) {
+  wp_work_queue *queue = arg;
+  pthread_mutex_lock(&queue->lock);
+  for (;;) {
+    while (!queue->pending_head && !queue->exiting)
+      pthread_cond_wait(&queue->has_work, &queue->lock);
+    wp_job *job = queue->pending_head;
+    if (!job)
+      break; /* exiting and nothing left */
+    queue->pending_head = job->next_;
+    if (!queue->pending_head)
+      queue->pending_tail = NULL;
+    queue->waiting--;
+    queue->busy++;
+    pthread_mutex_unlock(&queue->lock);
+
+    job->work(job);
+    job->next_ = NULL;
+
+    pthread_mutex_lock(&queue->finished_lock);
+    if (queue->finished_tail)
+      queue->finished_tail->next_ = job;
+    else
+      queue->finished_head = job;
+    queue->finished_tail = job;
+    pthread_mutex_unlock(&queue->finished_lock);
+    uv_async_send(&queue->wakeup);
+
+    pthread_mutex_lock(&queue->lock);
+    queue->busy--;
+    queue->completed++;
+  }
+  pthread_mutex_unlock(&queue->lock);
+  return NULL;
+}
+
+static void run_finished(wp_work_queue *queue) {
+  pthread_mutex_lock(&queue->finished_lock);
+  wp_job *job = queue->finished_head;
+  queue->finished_head = queue->finished_tail = NULL;
+  pthread_mutex_unlock(&queue->finished_lock);
+  while (job) {
+    wp_job *next = job->next_; /* done may free the job */
+    queue->outstanding--;
+    job->done(job);
+    job = next;
+  }
+}
+
+static void on_wakeup(uv_async_t *handle) {
+  run_finished(handle->data);
+}
+
+int wp_work_queue_create(uv_loop_t *loop, uint32_t workers, size_t capacity, size_t stack_bytes,
+                         wp_work_queue **out) {
+  if (workers == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    workers = cpus > 0 ? (uint32_t)cpus : 1;
+  }
+  if (capacity == 0)
+    return WP_EINVAL;
+  wp_work_queue *queue = calloc(1, sizeof *queue);
+  if (!queue)
+    return WP_ENOMEM;
+  queue->threads = calloc(workers, sizeof *queue->threads);
+  if (!queue->threads) {
+    free(queue);
+    return WP_ENOMEM;
+  }
+  queue->loop = loop;
+  queue->capacity = capacity;
+  pthread_mutex_init(&queue->lock, NULL);
+  pthread_mutex_init(&queue->finished_lock, NULL);
+  pthread_cond_init(&queue->has_work, NULL);
+  if (uv_async_init(loop, &queue->wakeup, on_wakeup) != 0) {
+    free(queue->threads);
+    free(queue);
+    return WP_ESYS;
+  }
+  queue->wakeup.data = queue;
+
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (stack_bytes)
+    pthread_attr_setstacksize(&attr, stack_bytes);
+  for (uint32_t i = 0; i < workers; i++) {
+    if (pthread_create(&queue->threads[i], &attr, worker_main, queue) != 0) {
+      pthread_attr_destroy(&attr);
+      queue->thread_count = i;
+      wp_work_queue_destroy(queue);
+      return WP_ESYS;
+    }
+    queue->thread_count = i + 1;
+  }
+  pthread_attr_destroy(&attr);
+  *out = queue;
+  return 0;
+}
+
+int wp_work_queue_submit(wp_work_queue *queue, wp_job *job) {
+  if (queue->stopped)
+    return WP_ESHUTTING_DOWN;
+  job->next_ = NULL;
+  pthread_mutex_lock(&queue->lock);
+  if (queue->waiting >= queue->capacity) {
+    queue->rejected++;
+    pthread_mutex_unlock(&queue->lock);
+    return WP_EQUEUE_FULL;
+  }
+  if (queue->pending_tail)
+    queue->pending_tail->next_ = job;
+  else
+    queue->pending_head = job;
+  queue->pending_tail = job;
+  queue->waiting++;
+  pthread_cond_signal(&queue->has_work);
+  pthread_mutex_unlock(&queue->lock);
+  queue->outstanding++;
+  return 0;
+}
+
+void wp_work_queue_stop(wp_work_queue *queue) {
+  queue->stopped = true;
+}
+
+size_t wp_work_queue_outstanding(const wp_work_queue *queue) {
+  return queue->outstanding;
+}
+
+void wp_work_queue_get_stats(wp_work_queue *queue, wp_work_queue_stats *out) {
+  pthread_mutex_lock(&queue->lock);
+  out->workers = queue->thread_count;
+  out->busy = queue->busy;
+  out->waiting = queue->waiting;
+  out->capacity = queue->capacity;
+  out->completed = queue->completed;
+  out->rejected = queue->rejected;
+  pthread_mutex_unlock(&queue->lock);
+}
+
+static void on_closed(uv_handle_t *handle) {
+  wp_work_queue *queue = handle->data;
+  pthread_mutex_destroy(&queue->lock);
+  pthread_mutex_destroy(&queue->finished_lock);
+  pthread_cond_destroy(&queue->has_work);
+  free(queue->threads);
+  free(queue);
+}
+
+void wp_work_queue_destroy(wp_work_queue *queue) {
+  queue->stopped = true;
+  pthread_mutex_lock(&queue->lock);
+  queue->exiting = true;
+  pthread_cond_broadcast(&queue->has_work);
+  pthread_mutex_unlock(&queue->lock);
+  for (uint32_t i = 0; i < queue->thread_count; i++)
+    pthread_join(queue->threads[i], NULL);
+  run_finished(queue);
+  uv_close((uv_handle_t *)&queue->wakeup, on_closed);
+}
