@@ -18,17 +18,9 @@
 
 #include <stdbool.h>
 
-typedef enum wp_log_level {
-  WP_LOG_DEBUG = 0,
-  WP_LOG_INFO = 1,
-  WP_LOG_WARN = 2,
-  WP_LOG_ERROR = 3,
-} wp_log_level;
-
-typedef enum wp_log_format {
-  WP_LOG_TEXT = 0,
-  WP_LOG_JSON = 1,
-} wp_log_format;
+/* wp_log_level and wp_log_format are declared in config.h (the [log] table
+ * sets them); this header adds the sink. */
+#include "config.h"
 
 /* Parses "debug", "info", "warn"/"warning", "error"; WP_EINVAL otherwise. */
 int wp_log_level_parse(const char *name, wp_log_level *out);
