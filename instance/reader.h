@@ -49,7 +49,7 @@ typedef struct wp__name {
 
 typedef struct wp__functype {
   uint32_t param_count, result_count;
-  uint8_t *params;  /* wp__valtype each */
+  uint8_t *params; /* wp__valtype each */
   uint8_t *results;
 } wp__functype;
 
@@ -79,23 +79,23 @@ typedef enum wp__const_kind {
   WP__CONST_F64,
   WP__CONST_GLOBAL_GET, /* value of global `index` */
   WP__CONST_REF_NULL,
-  WP__CONST_REF_FUNC,   /* function `index` */
-  WP__CONST_OTHER,      /* extended-const or anything the host does not evaluate */
+  WP__CONST_REF_FUNC, /* function `index` */
+  WP__CONST_OTHER,    /* extended-const or anything the host does not evaluate */
 } wp__const_kind;
 
 typedef struct wp__const_expr {
   wp__const_kind kind;
-  uint32_t index;  /* global or function index */
-  uint64_t bits;   /* i32/i64 value, or f32/f64 bit pattern */
+  uint32_t index; /* global or function index */
+  uint64_t bits;  /* i32/i64 value, or f32/f64 bit pattern */
 } wp__const_expr;
 
 typedef struct wp__import {
   wp__name module, field;
   wp__extern_kind kind;
-  uint32_t type_index;        /* WP__EXTERN_FUNC, WP__EXTERN_TAG */
-  wp__tabletype table;        /* WP__EXTERN_TABLE */
-  wp__limits memory;          /* WP__EXTERN_MEMORY, in 64 KiB pages */
-  wp__globaltype global;      /* WP__EXTERN_GLOBAL */
+  uint32_t type_index;   /* WP__EXTERN_FUNC, WP__EXTERN_TAG */
+  wp__tabletype table;   /* WP__EXTERN_TABLE */
+  wp__limits memory;     /* WP__EXTERN_MEMORY, in 64 KiB pages */
+  wp__globaltype global; /* WP__EXTERN_GLOBAL */
 } wp__import;
 
 typedef struct wp__global {
@@ -118,8 +118,8 @@ typedef enum wp__segment_mode {
 typedef struct wp__data_segment {
   wp__segment_mode mode;
   uint32_t memory_index;
-  wp__const_expr offset;   /* active only */
-  uint64_t file_offset;    /* where the segment's bytes start in the input */
+  wp__const_expr offset; /* active only */
+  uint64_t file_offset;  /* where the segment's bytes start in the input */
   uint32_t length;
   /* Where the whole segment entry (mode flags .. last byte) sits in the
    * input, for the rewrite. */
@@ -135,19 +135,19 @@ typedef struct wp__module_info {
   /* Imported counts per kind (they come first in each index space). */
   uint32_t imported_funcs, imported_tables, imported_memories, imported_globals, imported_tags;
 
-  uint32_t func_count;       /* defined functions */
-  uint32_t *func_types;      /* type index of each defined function */
+  uint32_t func_count;  /* defined functions */
+  uint32_t *func_types; /* type index of each defined function */
 
-  uint32_t table_count;      /* defined tables */
+  uint32_t table_count; /* defined tables */
   wp__tabletype *tables;
 
-  uint32_t memory_count;     /* defined memories */
-  wp__limits *memories;      /* in 64 KiB pages */
+  uint32_t memory_count; /* defined memories */
+  wp__limits *memories;  /* in 64 KiB pages */
 
-  uint32_t global_count;     /* defined globals */
+  uint32_t global_count; /* defined globals */
   wp__global *globals;
 
-  uint32_t tag_count;        /* defined tags (exception handling) */
+  uint32_t tag_count; /* defined tags (exception handling) */
 
   uint32_t export_count;
   wp__export *exports;
@@ -164,15 +164,21 @@ typedef struct wp__module_info {
   /* The data section as a whole, for the rewrite. */
   uint64_t data_section_offset, data_section_length; /* section id byte .. end */
 
-  wp__name module_name;      /* from the name section; length 0 if absent */
+  wp__name module_name; /* from the name section; length 0 if absent */
 
-  bool uses_simd;            /* any v128 type or 0xFD-prefixed instruction */
+  bool uses_simd; /* any v128 type or 0xFD-prefixed instruction */
+
+  /* Private to reader*.c: the blocks that the type vectors and the names
+   * point into (one allocation per section instead of one per item).
+   * module_name.bytes is its own allocation. */
+  uint8_t *type_storage_;
+  char *import_name_storage_, *export_name_storage_;
 } wp__module_info;
 
 /* Error detail: what is wrong and the byte offset in the input. */
 typedef struct wp__read_error {
   uint64_t offset;
-  char section[24];  /* "type", "import", "code", "header", ... */
+  char section[24]; /* "type", "import", "code", "header", ... */
   char message[160];
 } wp__read_error;
 
@@ -180,8 +186,7 @@ typedef struct wp__read_error {
  * out of order...), WP_EINVALID_MODULE (an index out of range, a bad limit),
  * WP_EUNSUPPORTED (SIMD is reported in info->uses_simd, not as an error: the
  * caller decides), or WP_ENOMEM. On error *info is left empty. */
-int wp__module_read(const uint8_t *wasm, size_t length, wp__module_info *info,
-                    wp__read_error *err);
+int wp__module_read(const uint8_t *wasm, size_t length, wp__module_info *info, wp__read_error *err);
 void wp__module_info_free(wp__module_info *info);
 
 /* Signature of function `func_index` (imports first). NULL if out of range. */
@@ -206,8 +211,45 @@ bool wp__module_data_is_imageable(const wp__module_info *info);
  * unchanged; an active segment is dropped at instantiation, which behaves
  * exactly like an empty passive one). The bytes then live only in the image.
  * *out is malloc'd. */
-int wp__module_strip_active_data(const uint8_t *wasm, size_t length,
-                                 const wp__module_info *info, uint8_t **out,
-                                 size_t *out_length);
+int wp__module_strip_active_data(const uint8_t *wasm, size_t length, const wp__module_info *info,
+                                 uint8_t **out, size_t *out_length);
+
+/* ---- Internal to reader*.c: the byte cursor and the instruction walker. ----
+ * Callers outside the reader use the functions above only. */
+
+/* A bounded view of the input: reads never pass `end` (the end of the
+ * current section or function body). Offsets are from the input's start so
+ * that errors point into the file. */
+typedef struct wp__reader {
+  const uint8_t *base;
+  size_t pos, end;
+  const char *section; /* name for errors */
+  wp__read_error *err;
+} wp__reader;
+
+/* Fills rd->err (printf-style message) and returns `code`. */
+int wp__reader_fail(wp__reader *rd, int code, size_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int wp__read_byte(wp__reader *rd, uint8_t *value);
+/* LEB128 of `bits` bits with the spec's rules: at most ceil(bits/7) bytes,
+ * unused bits of the last byte zero (unsigned) or a sign extension (signed). */
+int wp__read_leb(wp__reader *rd, unsigned bits, bool is_signed, uint64_t *value);
+int wp__read_u32(wp__reader *rd, uint32_t *value);
+/* A value type byte; sets *uses_simd on v128. */
+int wp__read_valtype(wp__reader *rd, uint8_t *type, bool *uses_simd);
+
+/* One expression (function body or constant expression) up to and including
+ * its final `end`, with every immediate decoded so that a 0xFD byte inside
+ * an immediate is never taken for an opcode. */
+typedef struct wp__expr_walk {
+  /* in */
+  bool has_data_count; /* memory.init / data.drop need the datacount section */
+  bool memory64;       /* memarg offsets are u64 */
+  /* out */
+  bool uses_simd;
+  uint32_t instr_count; /* instructions before the final end */
+  wp__const_expr first; /* the first instruction when it is a constant */
+} wp__expr_walk;
+int wp__walk_expr(wp__reader *rd, wp__expr_walk *walk);
 
 #endif /* WP_INSTANCE_READER_H */
