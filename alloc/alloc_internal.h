@@ -1,0 +1,165 @@
+/* alloc_internal.h — state shared by the files of alloc/ (never included
+ * outside it).
+ *
+ * Locking: each of the three slot pools has one mutex that protects its index
+ * allocator, its per-slot bookkeeping fields marked "(lock)" and, for the
+ * memory pool, the decommit queue. System calls (mmap, madvise, mprotect) and
+ * copies run outside the lock: a slot taken out of the index is owned by the
+ * one thread working on it, so nobody else reads its mapping fields.
+ */
+#ifndef WP_ALLOC_INTERNAL_H
+#define WP_ALLOC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "alloc.h"
+
+#define WP__NO_SLOT UINT32_MAX
+
+/* ---- index.c: which free slot to hand out ------------------------------- */
+
+typedef struct wp__index_slot {
+  uint64_t key;      /* affinity key (image id) while warm; 0 when cold (lock) */
+  uint32_t key_prev; /* neighbours among free warm slots of the same key, or the
+                        cold stack's next when cold (lock) */
+  uint32_t key_next;
+  uint32_t lru_prev; /* neighbours in the warm LRU list, MRU at lru_head (lock) */
+  uint32_t lru_next;
+  uint8_t state; /* wp__index_state (lock) */
+} wp__index_slot;
+
+typedef struct wp__affinity_head {
+  uint64_t key;
+  uint32_t first;      /* most recently freed warm slot of this key */
+  uint32_t chain_next; /* next head in the same hash bucket, or next free head */
+} wp__affinity_head;
+
+typedef struct wp__index {
+  uint32_t count;
+  uint32_t max_warm;
+  wp__index_slot *slots;
+  wp__affinity_head *heads; /* at most one per warm slot, so count of them */
+  uint32_t *buckets;        /* hash of key -> first head, WP__NO_SLOT ends */
+  uint32_t bucket_mask;
+  uint32_t free_head; /* stack of unused heads */
+  uint32_t cold_top;  /* stack of cold free slots */
+  uint32_t lru_head, lru_tail;
+  uint32_t in_use, warm, cold, busy; /* busy: out of the index, not in use */
+} wp__index;
+
+enum wp__index_state { WP__SLOT_IN_USE, WP__SLOT_WARM, WP__SLOT_COLD, WP__SLOT_BUSY };
+
+int wp__index_init(wp__index *ix, uint32_t count, uint32_t max_warm);
+void wp__index_destroy(wp__index *ix);
+/* Takes a free slot: a warm one holding key (*hit = true), else a cold one,
+ * else the least recently used warm one (*prev_key = its key, which the
+ * caller must replace). WP__NO_SLOT when every slot is taken. key 0 never
+ * hits. */
+uint32_t wp__index_acquire(wp__index *ix, uint64_t key, bool *hit, uint64_t *prev_key);
+/* Gives a slot back, warm under key (cold when key is 0). If that leaves more
+ * than max_warm warm slots, the least recently used one is taken out as
+ * "busy" and returned: the caller makes it cold and calls
+ * wp__index_release(ix, slot, 0). Otherwise returns WP__NO_SLOT. */
+uint32_t wp__index_release(wp__index *ix, uint32_t slot, uint64_t key);
+/* Marks a slot in use as busy (released, reset pending). */
+void wp__index_mark_busy(wp__index *ix, uint32_t slot);
+void wp__index_counts(const wp__index *ix, wp_slot_counts *out);
+
+/* ---- image.c ------------------------------------------------------------- */
+
+struct wp_image {
+  atomic_uint refs;
+  uint64_t id;
+  uint64_t bytes;      /* page multiple; 0 for an image without data */
+  int fd;              /* sealed memfd, -1 when bytes == 0 */
+  const uint8_t *view; /* read-only shared mapping: the source of restores */
+};
+
+/* ---- memory_pool.c ------------------------------------------------------- */
+
+typedef struct wp__memory_slot {
+  /* Owned by whoever holds the slot out of the index (holder or resetter). */
+  wp_image *image;         /* mapped at [0, image->bytes) or NULL; one reference */
+  uint64_t rw_bytes;       /* [0, rw_bytes) is PROT_READ|PROT_WRITE */
+  uint64_t acquired_bytes; /* initial size given to the current holder */
+  uint64_t dirty_bytes;    /* accessible size at release: what reset restores */
+  uint32_t pending_next;   /* decommit queue link */
+} wp__memory_slot;
+
+typedef struct wp__memory_pool {
+  pthread_mutex_t lock;
+  wp__index index;
+  wp__memory_slot *slots;
+  uint8_t *reservation;
+  uint64_t reservation_bytes;
+  uint8_t *first_base; /* base of slot 0 */
+  uint64_t stride;     /* max_memory_bytes + guard_bytes */
+  uint32_t count;
+} wp__memory_pool;
+
+/* ---- decommit.c ---------------------------------------------------------- */
+
+typedef struct wp__decommit_queue {
+  /* Pending memory slots, released but not reset yet (memory pool lock). */
+  uint32_t head, count;
+  uint32_t in_flight;     /* taken out of the queue, reset running (lock) */
+  pthread_cond_t wake;    /* background thread: a batch is ready or stop */
+  pthread_cond_t drained; /* in_flight dropped to zero */
+  pthread_t thread;
+  bool thread_running;
+  bool stop;
+} wp__decommit_queue;
+
+/* ---- table_pool.c / instance_pool.c -------------------------------------- */
+
+typedef struct wp__plain_pool {
+  pthread_mutex_t lock;
+  wp__index index;
+  uint8_t *reservation;
+  uint64_t reservation_bytes;
+  uint64_t slot_bytes;
+  uint32_t count;
+} wp__plain_pool;
+
+/* ---- pool.c -------------------------------------------------------------- */
+
+struct wp_pool {
+  wp_pool_config cfg;
+  uint64_t page_bytes;
+  wp__memory_pool memories;
+  wp__decommit_queue decommits;
+  wp__plain_pool tables;
+  wp__plain_pool instances;
+  /* Counters are atomics so that readers of stats take no lock. */
+  atomic_uint_fast64_t affinity_hits, affinity_misses, image_maps, resets, bytes_decommitted,
+      warm_evictions;
+};
+
+int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len);
+void wp__memory_pool_fini(wp_pool *pool);
+/* Restores a released slot to its image (or zeroes) and undoes growth. */
+void wp__memory_slot_reset(wp_pool *pool, uint32_t slot);
+/* Puts a reset slot back in the index (warm when it holds an image), and makes
+ * cold any warm slot evicted by that. Takes the memory pool lock. */
+void wp__memory_slot_return(wp_pool *pool, uint32_t slot);
+/* Like wp__memory_slot_return for many slots; caller holds no lock. */
+void wp__memory_slots_return(wp_pool *pool, const uint32_t *slots, uint32_t count);
+
+int wp__decommit_init(wp_pool *pool);
+void wp__decommit_fini(wp_pool *pool);
+/* Queues a released slot (memory pool lock held by the caller). Returns true
+ * when the caller must run wp__decommit_run_batch() (synchronous mode). */
+bool wp__decommit_push_locked(wp_pool *pool, uint32_t slot);
+/* Takes up to max pending slots out of the queue, resets and returns them.
+ * Returns how many it reset. Caller holds no lock. */
+uint32_t wp__decommit_run_batch(wp_pool *pool, uint32_t max);
+
+int wp__plain_pool_init(wp__plain_pool *pp, uint32_t count, uint64_t slot_bytes, const char *name,
+                        char *why, size_t why_len);
+void wp__plain_pool_fini(wp__plain_pool *pp);
+/* Zeroes [0, used) of a plain slot: memset up to keep bytes, madvise after. */
+void wp__plain_slot_clear(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
+                          uint64_t page_bytes);
+
+#endif /* WP_ALLOC_INTERNAL_H */

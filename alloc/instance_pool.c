@@ -1,0 +1,40 @@
+/* instance_pool.c — instance areas: the engine's per-instance struct and host
+ * state, max_instance_bytes each, zero on acquire.
+ *
+ * The holder says how much of the area it may have written; release clears
+ * that much (slab.c), keeping the first WP__INSTANCE_KEEP_BYTES resident since
+ * every instance writes its header there.
+ */
+#include <string.h>
+
+#include "alloc_internal.h"
+
+/* The config has no field for this: instance structs are small, and 64 KiB of
+ * memset costs about as much as one madvise call. */
+#define WP__INSTANCE_KEEP_BYTES (64ull << 10)
+
+int wp_instance_slot_acquire(wp_pool *pool, wp_instance_slot *out) {
+  wp__plain_pool *pp = &pool->instances;
+  memset(out, 0, sizeof(*out));
+  bool hit;
+  uint64_t prev_key;
+  pthread_mutex_lock(&pp->lock);
+  uint32_t s = wp__index_acquire(&pp->index, 0, &hit, &prev_key);
+  pthread_mutex_unlock(&pp->lock);
+  if (s == WP__NO_SLOT)
+    return WP_EPOOL_EXHAUSTED;
+  out->index = s;
+  out->area = pp->reservation + (uint64_t)s * pp->slot_bytes;
+  out->area_bytes = pp->slot_bytes;
+  return 0;
+}
+
+void wp_instance_slot_release(wp_pool *pool, wp_instance_slot *slot, uint64_t used_bytes) {
+  wp__plain_pool *pp = &pool->instances;
+  uint32_t s = slot->index;
+  wp__plain_slot_clear(pp, s, used_bytes, WP__INSTANCE_KEEP_BYTES, pool->page_bytes);
+  memset(slot, 0, sizeof(*slot));
+  pthread_mutex_lock(&pp->lock);
+  wp__index_release(&pp->index, s, 0);
+  pthread_mutex_unlock(&pp->lock);
+}

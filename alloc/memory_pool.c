@@ -1,0 +1,303 @@
+/* memory_pool.c — linear-memory slots: acquire, grow, release and reset.
+ *
+ * Layout: one PROT_NONE reservation [guard?][mem 0][guard][mem 1][guard]...
+ * where mem i is max_memory_bytes and each guard is guard_bytes. Within a
+ * slot, while it is free or held:
+ *   [0, image bytes)        MAP_PRIVATE mapping of the image's memfd, RW
+ *   [image bytes, rw_bytes) anonymous, RW
+ *   [rw_bytes, max)         PROT_NONE (the reservation itself)
+ * Invariant of a free slot: [0, rw_bytes) reads exactly its image, then
+ * zeroes. A warm slot keeps its image mapped, so a holder of the same image
+ * gets it with no system call at all (unless its initial size differs and an
+ * mprotect must move the accessible end).
+ *
+ * Reset design (measured on this 2-core VM, kernel 6.18; see
+ * docs/BENCHMARKS.md): a page fault costs ~1.7 us, madvise(DONTNEED) of a
+ * dirty page ~1.2 us, madvise of an untouched 1 MiB range ~0.6-0.8 us,
+ * memcpy of 16 KiB ~0.16 us but of 64 KiB ~2 us (it no longer fits in L1).
+ * Tracking written pages with userfaultfd WP_ASYNC + PAGEMAP_SCAN was tried:
+ * the write-protect fault alone costs ~1.4 us and one scan 2-5 us, more than
+ * the copy it would save, so it is not used. Hence:
+ *   - the first keep_resident_bytes of the memory are never dropped: on
+ *     release they are restored by memcpy from the image's read-only view
+ *     (memset for the part past the image). They stay private and resident,
+ *     so the next holder writes them without a page fault. The copy covers
+ *     the whole keep-resident region because nothing cheaper than the copy
+ *     can tell which of those pages were written.
+ *   - the rest of the accessible memory is reset with one
+ *     madvise(MADV_DONTNEED): private copies of image pages are dropped (the
+ *     page reads the memfd again) and anonymous pages read zero again.
+ *   - growth is undone with one mprotect(PROT_NONE).
+ * The cost of a release is therefore ~memcpy(keep_resident) + one madvise
+ * syscall, and is paid by the releasing thread or, with
+ * decommit_in_background, by the decommit thread (decommit.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "alloc_internal.h"
+
+static uint8_t *slot_base(const wp__memory_pool *mp, uint32_t s) {
+  return mp->first_base + (uint64_t)s * mp->stride;
+}
+
+int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
+  const wp_pool_config *cfg = &pool->cfg;
+  wp__memory_pool *mp = &pool->memories;
+  mp->count = cfg->total_instances * cfg->memories_per_instance;
+  mp->stride = cfg->max_memory_bytes + cfg->guard_bytes;
+  uint64_t leading = cfg->guard_before ? cfg->guard_bytes : 0;
+  mp->reservation_bytes = leading + (uint64_t)mp->count * mp->stride;
+  void *res = mmap(NULL, mp->reservation_bytes, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (res == MAP_FAILED) {
+    if (why != NULL && why_len > 0)
+      snprintf(why, why_len, "memory pool: cannot reserve %llu bytes of address space (%s)",
+               (unsigned long long)mp->reservation_bytes, strerror(errno));
+    return WP_ESYS;
+  }
+  mp->reservation = res;
+  mp->first_base = mp->reservation + leading;
+  mp->slots = calloc(mp->count, sizeof(*mp->slots));
+  int rc = mp->slots == NULL ? WP_ENOMEM
+                             : wp__index_init(&mp->index, mp->count, cfg->max_unused_warm_slots);
+  if (rc != 0) {
+    free(mp->slots);
+    munmap(mp->reservation, mp->reservation_bytes);
+    return rc;
+  }
+  pthread_mutex_init(&mp->lock, NULL);
+  return 0;
+}
+
+void wp__memory_pool_fini(wp_pool *pool) {
+  wp__memory_pool *mp = &pool->memories;
+  for (uint32_t s = 0; s < mp->count; s++)
+    wp_image_release(mp->slots[s].image);
+  munmap(mp->reservation, mp->reservation_bytes);
+  wp__index_destroy(&mp->index);
+  free(mp->slots);
+  pthread_mutex_destroy(&mp->lock);
+}
+
+/* Replaces the slot's image mapping by anonymous zero pages (still RW, since
+ * rw_bytes covers it) and drops the image. On failure the slot keeps its
+ * image; whoever acquires it next tries again. */
+static int unmap_image(wp__memory_pool *mp, uint32_t s) {
+  wp__memory_slot *slot = &mp->slots[s];
+  if (slot->image == NULL)
+    return 0;
+  void *at = mmap(slot_base(mp, s), slot->image->bytes, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (at == MAP_FAILED)
+    return WP_ESYS;
+  wp_image_release(slot->image);
+  slot->image = NULL;
+  return 0;
+}
+
+/* Moves the accessible end of the slot from rw_bytes to bytes. */
+static int set_accessible(wp__memory_pool *mp, uint32_t s, uint64_t bytes) {
+  wp__memory_slot *slot = &mp->slots[s];
+  uint8_t *base = slot_base(mp, s);
+  if (slot->rw_bytes < bytes &&
+      mprotect(base + slot->rw_bytes, bytes - slot->rw_bytes, PROT_READ | PROT_WRITE) != 0)
+    return WP_ESYS;
+  if (slot->rw_bytes > bytes && mprotect(base + bytes, slot->rw_bytes - bytes, PROT_NONE) != 0)
+    return WP_ESYS;
+  slot->rw_bytes = bytes;
+  return 0;
+}
+
+/* Last resort when a reset system call fails: throw the slot's contents away
+ * with a fresh PROT_NONE mapping. If even that fails we cannot promise
+ * isolation, and continuing would leak one tenant's bytes to the next. */
+static void scrub(wp__memory_pool *mp, uint32_t s, uint64_t bytes) {
+  wp__memory_slot *slot = &mp->slots[s];
+  if (slot->rw_bytes > bytes)
+    bytes = slot->rw_bytes;
+  if (bytes > 0 &&
+      mmap(slot_base(mp, s), bytes, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+    fprintf(stderr, "wasmpool: cannot scrub memory slot %u (%s)\n", s, strerror(errno));
+    abort();
+  }
+  wp_image_release(slot->image);
+  slot->image = NULL;
+  slot->rw_bytes = 0;
+}
+
+int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slot *out) {
+  wp__memory_pool *mp = &pool->memories;
+  memset(out, 0, sizeof(*out));
+  wp_image *image = (wp_image *)req->image;
+  if (image != NULL && image->bytes == 0)
+    image = NULL; /* nothing to map: same as no image */
+  uint64_t limit = req->maximum_bytes < pool->cfg.max_memory_bytes ? req->maximum_bytes
+                                                                   : pool->cfg.max_memory_bytes;
+  if (req->initial_bytes > limit)
+    return WP_ELIMIT;
+  if (req->initial_bytes % pool->page_bytes != 0)
+    return WP_EINVAL;
+  if (image != NULL && image->bytes > req->initial_bytes)
+    return WP_EINVAL;
+  uint64_t key = image != NULL ? image->id : 0;
+  bool hit;
+  uint64_t prev_key;
+  uint32_t s;
+  pthread_mutex_lock(&mp->lock);
+  for (;;) {
+    s = wp__index_acquire(&mp->index, key, &hit, &prev_key);
+    if (s != WP__NO_SLOT)
+      break;
+    /* Full, but released slots may be waiting for their reset. */
+    if (pool->decommits.count == 0 && pool->decommits.in_flight == 0) {
+      pthread_mutex_unlock(&mp->lock);
+      return WP_EPOOL_EXHAUSTED;
+    }
+    pthread_mutex_unlock(&mp->lock);
+    wp_pool_flush_decommits(pool);
+    pthread_mutex_lock(&mp->lock);
+  }
+  pthread_mutex_unlock(&mp->lock);
+
+  wp__memory_slot *slot = &mp->slots[s];
+  uint8_t *base = slot_base(mp, s);
+  int rc = 0;
+  if (image != NULL) {
+    if (hit)
+      atomic_fetch_add_explicit(&pool->affinity_hits, 1, memory_order_relaxed);
+    else
+      atomic_fetch_add_explicit(&pool->affinity_misses, 1, memory_order_relaxed);
+  }
+  if (slot->image != image) {
+    rc = unmap_image(mp, s);
+    if (rc == 0 && image != NULL) {
+      void *at =
+          mmap(base, image->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, image->fd, 0);
+      if (at == MAP_FAILED) {
+        rc = WP_ESYS;
+      } else {
+        wp_image_retain(image);
+        slot->image = image;
+        if (slot->rw_bytes < image->bytes)
+          slot->rw_bytes = image->bytes;
+        atomic_fetch_add_explicit(&pool->image_maps, 1, memory_order_relaxed);
+      }
+    }
+  }
+  if (rc == 0)
+    rc = set_accessible(mp, s, req->initial_bytes);
+  if (rc != 0) {
+    /* A failed MAP_FIXED may have left the range unmapped: make it sane. */
+    scrub(mp, s, image != NULL ? image->bytes : 0);
+    wp__memory_slot_return(pool, s);
+    return rc;
+  }
+  slot->acquired_bytes = req->initial_bytes;
+  out->index = s;
+  out->base = base;
+  out->accessible_bytes = req->initial_bytes;
+  out->limit_bytes = limit;
+  out->affinity_hit = hit && image != NULL;
+  return 0;
+}
+
+int wp_memory_grow(wp_pool *pool, wp_memory_slot *handle, uint64_t new_bytes) {
+  wp__memory_pool *mp = &pool->memories;
+  if (new_bytes <= handle->accessible_bytes)
+    return 0;
+  if (new_bytes > handle->limit_bytes)
+    return WP_ELIMIT;
+  if (new_bytes % pool->page_bytes != 0)
+    return WP_EINVAL;
+  int rc = set_accessible(mp, handle->index, new_bytes);
+  if (rc != 0)
+    return rc;
+  handle->accessible_bytes = new_bytes;
+  return 0;
+}
+
+void wp_memory_release(wp_pool *pool, wp_memory_slot *handle) {
+  wp__memory_pool *mp = &pool->memories;
+  uint32_t s = handle->index;
+  mp->slots[s].dirty_bytes = handle->accessible_bytes;
+  memset(handle, 0, sizeof(*handle));
+  if (pool->cfg.decommit_batch_size <= 1 && !pool->cfg.decommit_in_background) {
+    wp__memory_slot_reset(pool, s);
+    wp__memory_slot_return(pool, s);
+    return;
+  }
+  pthread_mutex_lock(&mp->lock);
+  wp__index_mark_busy(&mp->index, s);
+  bool run_now = wp__decommit_push_locked(pool, s);
+  pthread_mutex_unlock(&mp->lock);
+  if (run_now)
+    wp__decommit_run_batch(pool, pool->cfg.decommit_batch_size);
+}
+
+void wp__memory_slot_reset(wp_pool *pool, uint32_t s) {
+  wp__memory_pool *mp = &pool->memories;
+  wp__memory_slot *slot = &mp->slots[s];
+  uint8_t *base = slot_base(mp, s);
+  uint64_t dirty = slot->dirty_bytes;
+  uint64_t image_bytes = slot->image != NULL ? slot->image->bytes : 0;
+  uint64_t keep = pool->cfg.keep_resident_bytes < dirty ? pool->cfg.keep_resident_bytes : dirty;
+  uint64_t copy = keep < image_bytes ? keep : image_bytes;
+  if (copy > 0)
+    memcpy(base, slot->image->view, copy);
+  if (keep > copy)
+    memset(base + copy, 0, keep - copy);
+  if (dirty > keep) {
+    if (madvise(base + keep, dirty - keep, MADV_DONTNEED) != 0) {
+      scrub(mp, s, dirty);
+      goto done;
+    }
+    atomic_fetch_add_explicit(&pool->bytes_decommitted, dirty - keep, memory_order_relaxed);
+  }
+  /* Undo growth so the next holder faults past its own initial size. */
+  if (slot->rw_bytes > slot->acquired_bytes && set_accessible(mp, s, slot->acquired_bytes) != 0)
+    scrub(mp, s, dirty);
+done:
+  slot->dirty_bytes = 0;
+  atomic_fetch_add_explicit(&pool->resets, 1, memory_order_relaxed);
+}
+
+/* Makes evicted warm slots cold; they were taken out of the index as busy. */
+static void make_cold(wp_pool *pool, uint32_t victim) {
+  wp__memory_pool *mp = &pool->memories;
+  while (victim != WP__NO_SLOT) {
+    if (unmap_image(mp, victim) != 0)
+      scrub(mp, victim, 0);
+    atomic_fetch_add_explicit(&pool->warm_evictions, 1, memory_order_relaxed);
+    pthread_mutex_lock(&mp->lock);
+    victim = wp__index_release(&mp->index, victim, 0);
+    pthread_mutex_unlock(&mp->lock);
+  }
+}
+
+void wp__memory_slot_return(wp_pool *pool, uint32_t s) {
+  wp__memory_slots_return(pool, &s, 1);
+}
+
+void wp__memory_slots_return(wp_pool *pool, const uint32_t *slots, uint32_t count) {
+  wp__memory_pool *mp = &pool->memories;
+  uint32_t victims[64];
+  uint32_t done = 0;
+  while (done < count) {
+    uint32_t victim_count = 0;
+    pthread_mutex_lock(&mp->lock);
+    for (; done < count && victim_count < 64; done++) {
+      wp_image *image = mp->slots[slots[done]].image;
+      uint32_t victim = wp__index_release(&mp->index, slots[done], image ? image->id : 0);
+      if (victim != WP__NO_SLOT)
+        victims[victim_count++] = victim;
+    }
+    pthread_mutex_unlock(&mp->lock);
+    for (uint32_t v = 0; v < victim_count; v++)
+      make_cold(pool, victims[v]);
+  }
+}

@@ -1,0 +1,179 @@
+/* pool.c — the pool as a whole: config defaults and checks, creating and
+ * destroying the three slot pools, and stats.
+ *
+ * Every limit is a field of wp_pool_config; a bad value is reported with the
+ * field's name first ("max_memory_bytes: must be ...") so that the daemon can
+ * pass the message straight to the operator.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc_internal.h"
+
+void wp_pool_config_default(wp_pool_config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->total_instances = 1000;
+  cfg->memories_per_instance = 1;
+  cfg->tables_per_instance = 1;
+  cfg->max_memory_bytes = 4ull << 30;
+  cfg->guard_bytes = 4ull << 30;
+  cfg->guard_before = true;
+  cfg->table_elements = 10000;
+  cfg->table_element_bytes = 8;
+  cfg->max_instance_bytes = 1ull << 20;
+  cfg->keep_resident_bytes = 64ull << 10;
+  cfg->table_keep_resident_bytes = 64ull << 10;
+  cfg->max_unused_warm_slots = 100;
+  cfg->decommit_batch_size = 1;
+  cfg->decommit_in_background = false;
+}
+
+static int fail(char *why, size_t why_len, const char *fmt, ...) {
+  if (why != NULL && why_len > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+  }
+  return WP_ECONFIG;
+}
+
+/* Largest reservation we try: the x86-64 / arm64 user address space. */
+#define WP__MAX_RESERVATION (1ull << 47)
+
+int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  if (cfg->total_instances == 0)
+    return fail(why, why_len, "total_instances: must be at least 1");
+  if (cfg->memories_per_instance == 0)
+    return fail(why, why_len, "memories_per_instance: must be at least 1");
+  if (cfg->tables_per_instance == 0)
+    return fail(why, why_len, "tables_per_instance: must be at least 1");
+  struct {
+    const char *name;
+    uint64_t value;
+    bool may_be_zero;
+  } sizes[] = {
+      {"max_memory_bytes", cfg->max_memory_bytes, false},
+      {"guard_bytes", cfg->guard_bytes, true},
+      {"max_instance_bytes", cfg->max_instance_bytes, false},
+      {"keep_resident_bytes", cfg->keep_resident_bytes, true},
+      {"table_keep_resident_bytes", cfg->table_keep_resident_bytes, true},
+  };
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    if (sizes[i].value == 0 && !sizes[i].may_be_zero)
+      return fail(why, why_len, "%s: must not be zero", sizes[i].name);
+    if (sizes[i].value % page != 0)
+      return fail(why, why_len, "%s: must be a multiple of the page size (%" PRIu64 ")",
+                  sizes[i].name, page);
+    if (sizes[i].value > WP__MAX_RESERVATION)
+      return fail(why, why_len, "%s: larger than the address space", sizes[i].name);
+  }
+  if (cfg->keep_resident_bytes > cfg->max_memory_bytes)
+    return fail(why, why_len, "keep_resident_bytes: larger than max_memory_bytes");
+  if (cfg->table_elements == 0)
+    return fail(why, why_len, "table_elements: must be at least 1");
+  if (cfg->table_element_bytes == 0)
+    return fail(why, why_len, "table_element_bytes: must be at least 1");
+  if (cfg->decommit_batch_size == 0)
+    return fail(why, why_len, "decommit_batch_size: must be at least 1");
+  uint64_t memories = (uint64_t)cfg->total_instances * cfg->memories_per_instance;
+  uint64_t tables = (uint64_t)cfg->total_instances * cfg->tables_per_instance;
+  if (memories >= UINT32_MAX)
+    return fail(why, why_len, "memories_per_instance: total memory slots exceed 2^32");
+  if (tables >= UINT32_MAX)
+    return fail(why, why_len, "tables_per_instance: total table slots exceed 2^32");
+  uint64_t bytes;
+  uint64_t stride = cfg->max_memory_bytes + cfg->guard_bytes;
+  if (__builtin_mul_overflow(memories, stride, &bytes) || bytes > WP__MAX_RESERVATION)
+    return fail(why, why_len,
+                "max_memory_bytes: total_instances * memories_per_instance * "
+                "(max_memory_bytes + guard_bytes) exceeds the address space");
+  if (__builtin_mul_overflow(tables, (uint64_t)cfg->table_elements * cfg->table_element_bytes,
+                             &bytes) ||
+      bytes > WP__MAX_RESERVATION)
+    return fail(why, why_len, "table_elements: the table reservation exceeds the address space");
+  if (__builtin_mul_overflow((uint64_t)cfg->total_instances, cfg->max_instance_bytes, &bytes) ||
+      bytes > WP__MAX_RESERVATION)
+    return fail(why, why_len,
+                "max_instance_bytes: the instance reservation exceeds the address space");
+  return 0;
+}
+
+int wp_pool_create(const wp_pool_config *cfg, wp_pool **out, char *why, size_t why_len) {
+  *out = NULL;
+  int rc = wp_pool_config_check(cfg, why, why_len);
+  if (rc != 0)
+    return rc;
+  wp_pool *pool = calloc(1, sizeof(*pool));
+  if (pool == NULL)
+    return WP_ENOMEM;
+  pool->cfg = *cfg;
+  pool->page_bytes = (uint64_t)sysconf(_SC_PAGESIZE);
+  uint64_t table_bytes = (uint64_t)cfg->table_elements * cfg->table_element_bytes;
+  table_bytes = (table_bytes + pool->page_bytes - 1) / pool->page_bytes * pool->page_bytes;
+  rc = wp__memory_pool_init(pool, why, why_len);
+  if (rc != 0)
+    goto fail_memory;
+  rc = wp__plain_pool_init(&pool->tables, cfg->total_instances * cfg->tables_per_instance,
+                           table_bytes, "table pool", why, why_len);
+  if (rc != 0)
+    goto fail_tables;
+  rc = wp__plain_pool_init(&pool->instances, cfg->total_instances, cfg->max_instance_bytes,
+                           "instance pool", why, why_len);
+  if (rc != 0)
+    goto fail_instances;
+  rc = wp__decommit_init(pool);
+  if (rc != 0) {
+    fail(why, why_len, "decommit_in_background: cannot start the decommit thread");
+    goto fail_decommit;
+  }
+  *out = pool;
+  return 0;
+fail_decommit:
+  wp__plain_pool_fini(&pool->instances);
+fail_instances:
+  wp__plain_pool_fini(&pool->tables);
+fail_tables:
+  wp__memory_pool_fini(pool);
+fail_memory:
+  free(pool);
+  return rc;
+}
+
+void wp_pool_destroy(wp_pool *pool) {
+  if (pool == NULL)
+    return;
+  wp__decommit_fini(pool);
+  wp__plain_pool_fini(&pool->instances);
+  wp__plain_pool_fini(&pool->tables);
+  wp__memory_pool_fini(pool);
+  free(pool);
+}
+
+const wp_pool_config *wp_pool_get_config(const wp_pool *pool) {
+  return &pool->cfg;
+}
+
+void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out) {
+  memset(out, 0, sizeof(*out));
+  pthread_mutex_lock(&pool->memories.lock);
+  wp__index_counts(&pool->memories.index, &out->memories);
+  pthread_mutex_unlock(&pool->memories.lock);
+  pthread_mutex_lock(&pool->tables.lock);
+  wp__index_counts(&pool->tables.index, &out->tables);
+  pthread_mutex_unlock(&pool->tables.lock);
+  pthread_mutex_lock(&pool->instances.lock);
+  wp__index_counts(&pool->instances.index, &out->instances);
+  pthread_mutex_unlock(&pool->instances.lock);
+  out->affinity_hits = atomic_load(&pool->affinity_hits);
+  out->affinity_misses = atomic_load(&pool->affinity_misses);
+  out->image_maps = atomic_load(&pool->image_maps);
+  out->resets = atomic_load(&pool->resets);
+  out->bytes_decommitted = atomic_load(&pool->bytes_decommitted);
+  out->warm_evictions = atomic_load(&pool->warm_evictions);
+}

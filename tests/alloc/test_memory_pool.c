@@ -1,0 +1,251 @@
+/* test_memory_pool.c — memory slots: isolation across reuses, guard pages,
+ * growth limits and exhaustion. */
+#include "alloc_test_util.h"
+
+/* One holder after another on a small pool, each with image A, image B or no
+ * image, sometimes growing, always dirtying everything it may touch (memory,
+ * table, instance area). Every holder first checks it sees only its own image
+ * and zeroes. */
+static void run_isolation(wp_pool_config *cfg, int rounds) {
+  wp_pool *pool = test_pool(cfg);
+  test_image a, b;
+  test_image_make(&a, 0x11, 20000); /* within keep-resident in most configs */
+  test_image_make(&b, 0x77, 70000); /* extends past it */
+  test_image *images[3] = {&a, &b, NULL};
+  uint32_t seed = 12345;
+  uint32_t slot_uses[64] = {0};
+  for (int round = 0; round < rounds; round++) {
+    seed = seed * 1103515245u + 12345u;
+    test_image *ti = images[(seed >> 16) % 3];
+    wp_memory_request req = {.image = ti != NULL ? ti->image : NULL,
+                             .initial_bytes = 128 * KIB,
+                             .maximum_bytes = 2 * MIB};
+    wp_memory_slot mem;
+    int rc = wp_memory_acquire(pool, &req, &mem);
+    cr_assert_eq(rc, 0, "round %d: acquire: %s", round, wp_err_name(rc));
+    cr_assert_eq(mem.accessible_bytes, 128 * KIB);
+    slot_uses[mem.index % 64]++;
+    expect_contents(mem.base, mem.accessible_bytes, ti, "memory on acquire");
+
+    wp_table_slot table;
+    rc = wp_table_acquire(pool, 100, 4096, &table);
+    cr_assert_eq(rc, 0, "round %d: table acquire: %s", round, wp_err_name(rc));
+    expect_contents(table.elements, (uint64_t)table.capacity * 8, NULL, "table on acquire");
+    wp_instance_slot inst;
+    rc = wp_instance_slot_acquire(pool, &inst);
+    cr_assert_eq(rc, 0, "round %d: instance acquire: %s", round, wp_err_name(rc));
+    expect_contents(inst.area, inst.area_bytes, NULL, "instance area on acquire");
+
+    if ((seed >> 8) % 3 == 0) {
+      uint64_t grown = mem.accessible_bytes + ((seed >> 4) % 4 + 1) * 64 * KIB;
+      cr_assert_eq(wp_memory_grow(pool, &mem, grown), 0);
+      cr_assert_eq(mem.accessible_bytes, grown);
+      expect_contents(mem.base, mem.accessible_bytes, ti, "memory after grow");
+      cr_assert_eq(wp_table_grow(pool, &table, 4096), 0);
+    }
+    /* Dirty either everything or only a few scattered pages. */
+    if (seed & 1) {
+      memset(mem.base, 0x5C, mem.accessible_bytes);
+    } else {
+      for (uint64_t at = (seed >> 3) % 4096; at < mem.accessible_bytes; at += 37 * 4096)
+        mem.base[at] = 0x5C;
+    }
+    memset(table.elements, 0xA5, (uint64_t)table.size * 8);
+    uint64_t used = (seed >> 5) % 2 ? inst.area_bytes : 3000;
+    memset(inst.area, 0x3C, used);
+    wp_memory_release(pool, &mem);
+    wp_table_release(pool, &table);
+    wp_instance_slot_release(pool, &inst, used);
+  }
+  wp_pool_flush_decommits(pool);
+  wp_pool_stats stats;
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.memories.in_use, 0);
+  cr_assert_eq(stats.memories.pending, 0);
+  cr_assert_eq(stats.resets, (uint64_t)rounds);
+  /* The test must really reuse slots. */
+  cr_assert_gt(slot_uses[0], (uint32_t)rounds / 8);
+  wp_pool_destroy(pool);
+  test_image_free(&a);
+  test_image_free(&b);
+}
+
+Test(memory_pool, isolation_keep_resident) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  run_isolation(&cfg, 2000);
+}
+
+Test(memory_pool, isolation_no_keep_resident) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  cfg.keep_resident_bytes = 0;
+  run_isolation(&cfg, 2000);
+}
+
+Test(memory_pool, isolation_large_keep_resident) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  cfg.keep_resident_bytes = 256 * KIB; /* past the initial size: growth pages too */
+  run_isolation(&cfg, 2000);
+}
+
+Test(memory_pool, isolation_one_warm_slot) {
+  wp_pool_config cfg;
+  test_config(&cfg, 3);
+  cfg.max_unused_warm_slots = 1; /* constant eviction and image replacement */
+  run_isolation(&cfg, 2000);
+}
+
+Test(memory_pool, isolation_batched) {
+  wp_pool_config cfg;
+  test_config(&cfg, 6);
+  cfg.decommit_batch_size = 4;
+  run_isolation(&cfg, 2000);
+}
+
+Test(memory_pool, isolation_background) {
+  wp_pool_config cfg;
+  test_config(&cfg, 6);
+  cfg.decommit_batch_size = 2;
+  cfg.decommit_in_background = true;
+  run_isolation(&cfg, 2000);
+}
+
+Test(memory_pool, guards_fault) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  wp_pool *pool = test_pool(&cfg);
+  test_image a;
+  test_image_make(&a, 0x21, 9000);
+  wp_memory_request req = {
+      .image = a.image, .initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot m0, m1;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m0), 0);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m1), 0);
+  wp_memory_slot *slots[2] = {&m0, &m1};
+  for (int i = 0; i < 2; i++) {
+    uint8_t *base = slots[i]->base;
+    cr_assert_not(faults(base), "first byte is accessible");
+    cr_assert_not(faults(base + 64 * KIB - 1), "last accessible byte");
+    cr_assert(faults(base - 1), "one byte before the memory");
+    cr_assert(faults(base - cfg.guard_bytes), "start of the leading guard");
+    cr_assert(faults(base + 64 * KIB), "the page past the current size");
+    cr_assert(faults(base + cfg.max_memory_bytes - 1), "last byte of the slot before grow");
+    cr_assert(faults(base + cfg.max_memory_bytes), "first byte at max_memory_bytes");
+    cr_assert(faults(base + cfg.max_memory_bytes + cfg.guard_bytes / 2), "middle of the guard");
+    cr_assert(faults(base + cfg.max_memory_bytes + cfg.guard_bytes - 1), "end of the guard");
+  }
+  /* Grow slot 0 to the whole slot: the guard still faults. */
+  cr_assert_eq(wp_memory_grow(pool, &m0, cfg.max_memory_bytes), 0);
+  cr_assert_not(faults(m0.base + 64 * KIB), "grown page");
+  cr_assert_not(faults(m0.base + cfg.max_memory_bytes - 1), "grown last byte");
+  cr_assert(faults(m0.base + cfg.max_memory_bytes), "guard after full growth");
+  cr_assert(faults(m1.base - 1), "slot 1 leading guard after slot 0 grew");
+  /* Release undoes growth: the next holder faults past its own size. */
+  uint32_t index = m0.index;
+  wp_memory_release(pool, &m0);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m0), 0);
+  cr_assert_eq(m0.index, index, "same slot reused");
+  cr_assert(faults(m0.base + 64 * KIB), "growth undone after release");
+  expect_contents(m0.base, m0.accessible_bytes, &a, "after growth reuse");
+  wp_memory_release(pool, &m0);
+  wp_memory_release(pool, &m1);
+  wp_pool_destroy(pool);
+  test_image_free(&a);
+}
+
+Test(memory_pool, grow_limits) {
+  wp_pool_config cfg;
+  test_config(&cfg, 1);
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {.image = NULL, .initial_bytes = 64 * KIB, .maximum_bytes = 1 * MIB};
+  wp_memory_slot mem;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+  cr_assert_eq(mem.limit_bytes, 1 * MIB);
+  cr_assert_eq(wp_memory_grow(pool, &mem, 1 * MIB + 64 * KIB), WP_ELIMIT);
+  cr_assert(faults(mem.base + 64 * KIB), "a refused grow changes nothing");
+  cr_assert_eq(wp_memory_grow(pool, &mem, 1 * MIB), 0);
+  cr_assert_eq(mem.accessible_bytes, 1 * MIB);
+  mem.base[1 * MIB - 1] = 7;
+  wp_memory_release(pool, &mem);
+
+  req.maximum_bytes = UINT64_MAX;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+  cr_assert_eq(mem.limit_bytes, cfg.max_memory_bytes, "limit is the slot size");
+  cr_assert_eq(wp_memory_grow(pool, &mem, cfg.max_memory_bytes + 4096), WP_ELIMIT);
+  cr_assert_eq(wp_memory_grow(pool, &mem, cfg.max_memory_bytes), 0);
+  wp_memory_release(pool, &mem);
+
+  req.initial_bytes = cfg.max_memory_bytes + 64 * KIB;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &mem), WP_ELIMIT, "initial past the slot");
+  req.initial_bytes = 2 * MIB;
+  req.maximum_bytes = 1 * MIB;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &mem), WP_ELIMIT, "initial past the maximum");
+  wp_pool_stats stats;
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.memories.in_use, 0, "refused acquires hold nothing");
+  wp_pool_destroy(pool);
+}
+
+Test(memory_pool, exhaustion) {
+  wp_pool_config cfg;
+  test_config(&cfg, 3);
+  cfg.memories_per_instance = 2;
+  wp_pool *pool = test_pool(&cfg);
+  test_image a;
+  test_image_make(&a, 0x31, 5000);
+  wp_memory_request req = {
+      .image = a.image, .initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot held[6], extra;
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(wp_memory_acquire(pool, &req, &held[i]), 0, "slot %d", i);
+  wp_pool_stats before, after;
+  wp_pool_get_stats(pool, &before);
+  cr_assert_eq(before.memories.in_use, 6);
+  for (int i = 0; i < 100; i++)
+    cr_assert_eq(wp_memory_acquire(pool, &req, &extra), WP_EPOOL_EXHAUSTED);
+  wp_pool_get_stats(pool, &after);
+  cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0, "failed acquires changed the stats");
+  cr_assert_null(extra.base);
+  wp_memory_release(pool, &held[4]);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &extra), 0, "a freed slot is available again");
+  cr_assert(extra.affinity_hit);
+  expect_contents(extra.base, extra.accessible_bytes, &a, "after exhaustion");
+  wp_memory_release(pool, &extra);
+  for (int i = 0; i < 6; i++)
+    if (i != 4)
+      wp_memory_release(pool, &held[i]);
+  wp_pool_get_stats(pool, &after);
+  cr_assert_eq(after.memories.in_use, 0);
+  cr_assert_eq(after.memories.warm + after.memories.cold, 6);
+  wp_pool_destroy(pool);
+  test_image_free(&a);
+}
+
+Test(memory_pool, exhaustion_with_pending_resets_flushes) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  cfg.decommit_batch_size = 8; /* never reached: the resets stay pending */
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {.image = NULL, .initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot m0, m1;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m0), 0);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m1), 0);
+  memset(m0.base, 0x5C, 64 * KIB);
+  memset(m1.base, 0x5C, 64 * KIB);
+  wp_memory_release(pool, &m0);
+  wp_memory_release(pool, &m1);
+  wp_pool_stats stats;
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.memories.pending, 2);
+  cr_assert_eq(stats.resets, 0);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m0), 0, "full but pending: flush and retry");
+  expect_contents(m0.base, m0.accessible_bytes, NULL, "after flush");
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.resets, 2);
+  cr_assert_eq(stats.memories.pending, 0);
+  wp_memory_release(pool, &m0);
+  wp_pool_flush_decommits(pool);
+  wp_pool_destroy(pool);
+}
