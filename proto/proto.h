@@ -219,7 +219,7 @@ typedef enum wp_endpoint {
   WP_EP_MODULE_DELETE,   /* DELETE /v1/modules/{name} */
   WP_EP_INSTANCE_CREATE, /* POST   /v1/modules/{name}/instances */
   WP_EP_MODULE_CALL,     /* POST   /v1/modules/{name}/call/{export} */
-  WP_EP_MODULE_RUN,      /* POST   /v1/modules/{name}/run */
+  WP_EP_MODULE_RUN,      /* POST   /v1/modules/{name}/run[/{path_info...}] */
   WP_EP_INSTANCE_LIST,   /* GET    /v1/instances */
   WP_EP_INSTANCE_CALL,   /* POST   /v1/instances/{id}/call/{export} */
   WP_EP_INSTANCE_DELETE, /* DELETE /v1/instances/{id} */
@@ -246,6 +246,9 @@ typedef struct wp_route {
   wp_bytes module;      /* {name} */
   wp_bytes instance;    /* {id} */
   wp_bytes export_name; /* {export} */
+  /* WP_EP_MODULE_RUN only: the decoded rest of the path after ".../run",
+   * for CGI's PATH_INFO: "" for ".../run", "/a/b" for ".../run/a/b". */
+  wp_bytes path_info;
   /* The request was HEAD, routed like GET: answer with headers only
    * (wp_response.head_only). */
   bool head;
