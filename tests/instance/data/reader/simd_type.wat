@@ -1,0 +1,3 @@
+;; v128 only in a function type: no SIMD instruction anywhere.
+(module
+  (type (func (param v128))))
