@@ -52,6 +52,10 @@ struct wp_http_parser {
 
   /* The request being received. */
   bool in_request;
+  /* Its request line, captured from the raw bytes: this build of
+   * http-parser is not strict and only checks the 'H' of "HTTP/1.1". */
+  enum { LINE_WAIT, LINE_READING, LINE_DONE } line_state;
+  wp_buf line;
   bool continue_pending; /* Expect: 100-continue, headers done, body not */
   wp_buf url;
   wp_buf fields_text; /* "name\0value\0" for each header */
@@ -168,6 +172,63 @@ static int on_header_value(http_parser *hp, const char *at, size_t len) {
   return 0;
 }
 
+/* Copy the bytes of the current message's request line that sit at the
+ * start of data (the line always precedes anything else of a message, so
+ * reading ahead of http-parser here is safe). */
+static int capture_request_line(wp_http_parser *p, const char *data, size_t len) {
+  size_t i = 0;
+  if (p->line_state == LINE_WAIT) {
+    while (i < len && (data[i] == '\r' || data[i] == '\n'))
+      i++; /* http-parser skips empty lines between requests too */
+    if (i == len)
+      return 0;
+    wp_buf_reset(&p->line);
+    p->line_state = LINE_READING;
+  }
+  if (p->line_state != LINE_READING)
+    return 0;
+  const char *lf = memchr(data + i, '\n', len - i);
+  size_t take = lf ? (size_t)(lf - (data + i)) : len - i;
+  if (p->line.len + take > p->limits.max_header_bytes)
+    take = 0; /* the header limit will fire; do not buffer without bound */
+  if (wp_buf_append(&p->line, data + i, take) != 0)
+    return WP_ENOMEM;
+  if (lf != NULL)
+    p->line_state = LINE_DONE;
+  return 0;
+}
+
+/* RFC 9110 token: what a header name may hold. This build of http-parser
+ * lets spaces through, and "Transfer-Encoding : chunked" read differently
+ * by a proxy and by us is how requests get smuggled. */
+static bool is_token(const char *name, size_t len) {
+  if (len == 0)
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+/* The request line ends in " HTTP/<digit>.<digit>". */
+static bool request_line_valid(const wp_http_parser *p) {
+  const char *line = p->line.data;
+  size_t len = p->line.len;
+  if (p->line_state != LINE_DONE || line == NULL)
+    return false;
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  if (len < 9)
+    return false;
+  const char *v = line + len - 9;
+  return memcmp(v, " HTTP/", 6) == 0 && v[6] >= '0' && v[6] <= '9' && v[7] == '.' && v[8] >= '0' &&
+         v[8] <= '9';
+}
+
 static int on_headers_complete(http_parser *hp) {
   wp_http_parser *p = hp->data;
   if (p->field_count > 0) {
@@ -195,6 +256,12 @@ static int on_headers_complete(http_parser *hp) {
       expect_continue = true;
   }
 
+  for (size_t i = 0; i < p->field_count; i++) {
+    if (!is_token(p->fields_text.data + p->fields[i].name_off, p->fields[i].name_len))
+      return fail(p, WP_EBAD_REQUEST, "invalid character in header name");
+  }
+  if (!request_line_valid(p))
+    return fail(p, WP_EBAD_REQUEST, "invalid HTTP version");
   if (hp->http_major != 1)
     return fail(p, WP_EBAD_REQUEST, "unsupported HTTP version");
 
@@ -348,12 +415,13 @@ static int on_message_complete(http_parser *hp) {
   }
   p->in_request = false;
   p->continue_pending = false;
-  if (!req->keep_alive) {
-    /* Stop here: whatever follows is discarded (http-parser would call it
-     * an error, but the client did nothing wrong that we must answer). */
-    p->closed = true;
-    http_parser_pause(hp, 1);
-  }
+  p->line_state = LINE_WAIT;
+  /* Stop after every message, so feed knows where the next one starts (for
+   * its request line). After a request that is not kept alive, whatever
+   * follows is discarded: http-parser would call it an error, but the
+   * client did nothing we must answer. */
+  p->closed = !req->keep_alive;
+  http_parser_pause(hp, 1);
   return 0;
 }
 
@@ -391,6 +459,7 @@ void wp_http_parser_destroy(wp_http_parser *p) {
   free(p->queue);
   free(p->fields);
   wp_buf_free(&p->url);
+  wp_buf_free(&p->line);
   wp_buf_free(&p->fields_text);
   wp_buf_free(&p->body);
   free(p);
@@ -399,12 +468,22 @@ void wp_http_parser_destroy(wp_http_parser *p) {
 int wp_http_parser_feed(wp_http_parser *p, const char *data, size_t len) {
   if (p->error != 0)
     return p->error;
-  if (p->closed || len == 0)
-    return 0;
-  p->callback_error = 0;
-  http_parser_execute(&p->hp, &settings, data, len);
-  enum http_errno hpe = HTTP_PARSER_ERRNO(&p->hp);
-  if (hpe == HPE_OK || (hpe == HPE_PAUSED && p->closed))
+  size_t off = 0;
+  enum http_errno hpe = HPE_OK;
+  while (off < len && !p->closed) {
+    if (capture_request_line(p, data + off, len - off) != 0) {
+      set_error(p, WP_ENOMEM, "out of memory");
+      return p->error;
+    }
+    p->callback_error = 0;
+    off += http_parser_execute(&p->hp, &settings, data + off, len - off);
+    hpe = HTTP_PARSER_ERRNO(&p->hp);
+    if (hpe != HPE_PAUSED)
+      break;
+    http_parser_pause(&p->hp, 0); /* a message ended at off */
+    hpe = HPE_OK;
+  }
+  if (hpe == HPE_OK)
     return 0;
   if (p->callback_error != 0) {
     p->error = p->callback_error; /* fail() already wrote the message */
