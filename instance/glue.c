@@ -1,0 +1,436 @@
+/* glue.c — generates the glue C file compiled with wasm2c's output into one
+ * module .so.
+ *
+ * Choices (see runtime_internal.h for the ABI structs):
+ * - The glue #includes the generated m.c, so one translation unit holds both
+ *   and every export and import prototype of m.h checks the glue's own
+ *   definitions at compile time.
+ * - Self-contained .so: the glue defines every wasm_rt_* symbol the generated
+ *   code calls as a forwarder through a wp_glue_host table that the host
+ *   passes once at load (bind). Nothing is resolved from the executable, so
+ *   it works with static libraries, without -rdynamic, and in sanitizer
+ *   builds (the .so itself is not instrumented).
+ * - Imports: each import symbol Z_<mod>Z_<field> is defined here as a
+ *   forwarder through a host-filled wp_glue_import array. The generated code
+ *   receives a pointer to that array as the instance of every module it
+ *   imports from (so the order wasm2c sorts them in does not matter), and one
+ *   .so never depends on another's symbols: two modules registered under the
+ *   same name cannot clash.
+ * - Exports: one descriptor, wp_glue_module (the only visible symbol), with a
+ *   per-export entry holding the raw name bytes, kind, signature, a
+ *   trampoline over 64-bit raw value slots and the typed C function (the
+ *   linker hands it to importers, whose forwarders call it directly).
+ * - Names: wp__mangle() reproduces wasm2c 1.0.32's MangleName byte for byte;
+ *   raw names are written as escaped C string literals with their length, so
+ *   names with NUL or any other byte survive.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime_internal.h"
+
+char *wp__mangle(const char *bytes, size_t length) {
+  char *out = malloc(2 + 3 * length + 1);
+  if (!out)
+    return NULL;
+  size_t n = 0;
+  out[n++] = 'Z';
+  out[n++] = '_';
+  for (size_t i = 0; i < length; i++) {
+    unsigned char c = (unsigned char)bytes[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if ((alnum && c != 'Z') || c == '_') {
+      out[n++] = (char)c;
+    } else {
+      static const char hex[] = "0123456789ABCDEF";
+      out[n++] = 'Z';
+      out[n++] = hex[c >> 4];
+      out[n++] = hex[c & 15];
+    }
+  }
+  out[n] = '\0';
+  return out;
+}
+
+static const char *c_type(uint8_t t) {
+  switch (t) {
+  case WP__I32: return "u32";
+  case WP__I64: return "u64";
+  case WP__F32: return "f32";
+  case WP__F64: return "f64";
+  case WP__FUNCREF: return "wasm_rt_funcref_t";
+  case WP__EXTERNREF: return "wasm_rt_externref_t";
+  }
+  return NULL;
+}
+
+static char type_letter(uint8_t t) {
+  switch (t) {
+  case WP__I32: return 'i';
+  case WP__I64: return 'j';
+  case WP__F32: return 'f';
+  case WP__F64: return 'd';
+  case WP__FUNCREF: return 'r';
+  case WP__EXTERNREF: return 'e';
+  }
+  return '?';
+}
+
+static int public_type(uint8_t t) {
+  switch (t) {
+  case WP__I32: return WP_I32;
+  case WP__I64: return WP_I64;
+  case WP__F32: return WP_F32;
+  case WP__F64: return WP_F64;
+  case WP__FUNCREF: return WP_FUNCREF;
+  case WP__EXTERNREF: return WP_EXTERNREF;
+  }
+  return -1;
+}
+
+static void write_return_type(FILE *f, const wp__functype *ft) {
+  if (ft->result_count == 0) {
+    fputs("void", f);
+  } else if (ft->result_count == 1) {
+    fputs(c_type(ft->results[0]), f);
+  } else {
+    fputs("struct wasm_multi_", f);
+    for (uint32_t i = 0; i < ft->result_count; i++)
+      fputc(type_letter(ft->results[i]), f);
+  }
+}
+
+static void write_string_literal(FILE *f, const char *bytes, size_t length) {
+  fputc('"', f);
+  for (size_t i = 0; i < length; i++)
+    fprintf(f, "\\%03o", (unsigned char)bytes[i]);
+  fputc('"', f);
+}
+
+/* Converts raw slot a[i] to the C argument type. */
+static void write_arg(FILE *f, uint8_t t, uint32_t i) {
+  switch (t) {
+  case WP__I32: fprintf(f, "(u32)a[%u]", i); break;
+  case WP__I64: fprintf(f, "(u64)a[%u]", i); break;
+  case WP__F32: fprintf(f, "wp_f32(a[%u])", i); break;
+  case WP__F64: fprintf(f, "wp_f64(a[%u])", i); break;
+  case WP__FUNCREF: fprintf(f, "wp_funcref(a[%u])", i); break;
+  case WP__EXTERNREF: fprintf(f, "(wasm_rt_externref_t)(unsigned long)a[%u]", i); break;
+  }
+}
+
+static void write_result(FILE *f, uint8_t t, uint32_t i, const char *expr) {
+  switch (t) {
+  case WP__I32: fprintf(f, "  r[%u] = (u32)%s;\n", i, expr); break;
+  case WP__I64: fprintf(f, "  r[%u] = %s;\n", i, expr); break;
+  case WP__F32: fprintf(f, "  r[%u] = wp_from_f32(%s);\n", i, expr); break;
+  case WP__F64: fprintf(f, "  r[%u] = wp_from_f64(%s);\n", i, expr); break;
+  case WP__FUNCREF: fprintf(f, "  r[%u] = (unsigned long)(%s).func;\n", i, expr); break;
+  case WP__EXTERNREF: fprintf(f, "  r[%u] = (unsigned long)%s;\n", i, expr); break;
+  }
+}
+
+static const char k_prelude[] =
+    "#include <stdarg.h>\n"
+    "static const wp_glue_host *wp_host;\n"
+    "static inline f32 wp_f32(unsigned long long v) { u32 b = (u32)v; f32 x; memcpy(&x, &b, 4); "
+    "return x; }\n"
+    "static inline f64 wp_f64(unsigned long long v) { f64 x; memcpy(&x, &v, 8); return x; }\n"
+    "static inline unsigned long long wp_from_f32(f32 x) { u32 b; memcpy(&b, &x, 4); return b; "
+    "}\n"
+    "static inline unsigned long long wp_from_f64(f64 x) { unsigned long long b; memcpy(&b, &x, "
+    "8); return b; }\n"
+    "static inline wasm_rt_funcref_t wp_funcref(unsigned long long v) {\n"
+    "  wasm_rt_funcref_t r = wasm_rt_funcref_null_value;\n"
+    "  r.func = (wasm_rt_function_ptr_t)(unsigned long)v;\n"
+    "  return r;\n"
+    "}\n"
+    "void wasm_rt_init(void) {}\n"
+    "bool wasm_rt_is_initialized(void) { return true; }\n"
+    "void wasm_rt_free(void) {}\n"
+    "const char *wasm_rt_strerror(wasm_rt_trap_t trap) { (void)trap; return \"trap\"; }\n"
+    "void wasm_rt_trap(wasm_rt_trap_t code) { wp_host->trap((int)code); "
+    "__builtin_unreachable(); }\n"
+    "uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {\n"
+    "  int types[params + results + 1];\n"
+    "  va_list ap;\n"
+    "  va_start(ap, results);\n"
+    "  for (uint32_t i = 0; i < params + results; i++) types[i] = va_arg(ap, int);\n"
+    "  va_end(ap);\n"
+    "  return wp_host->register_func_type(params, results, types);\n"
+    "}\n"
+    "uint32_t wasm_rt_register_tag(uint32_t size) { return wp_host->register_tag(size); }\n"
+    "void wasm_rt_load_exception(uint32_t tag, uint32_t size, const void *values) {\n"
+    "  wp_host->load_exception(tag, size, values);\n"
+    "}\n"
+    "void wasm_rt_throw(void) { wp_host->throw_exception(); __builtin_unreachable(); }\n"
+    "WASM_RT_UNWIND_TARGET *wasm_rt_get_unwind_target(void) {\n"
+    "  return (WASM_RT_UNWIND_TARGET *)wp_host->get_unwind_target();\n"
+    "}\n"
+    "void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET *t) { wp_host->set_unwind_target(t); "
+    "}\n"
+    "uint32_t wasm_rt_exception_tag(void) { return wp_host->exception_tag(); }\n"
+    "uint32_t wasm_rt_exception_size(void) { return wp_host->exception_size(); }\n"
+    "void *wasm_rt_exception(void) { return wp_host->exception(); }\n"
+    "void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max) {\n"
+    "  wp_host->allocate_memory(m, initial, max);\n"
+    "}\n"
+    "uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta) {\n"
+    "  return wp_host->grow_memory(m, delta);\n"
+    "}\n"
+    "void wasm_rt_free_memory(wasm_rt_memory_t *m) { wp_host->free_memory(m); }\n"
+    "void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t n, uint32_t max) "
+    "{\n"
+    "  wp_host->allocate_table(t, 0, n, max);\n"
+    "}\n"
+    "void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *t, uint32_t n, uint32_t "
+    "max) {\n"
+    "  wp_host->allocate_table(t, 1, n, max);\n"
+    "}\n"
+    "void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) { wp_host->free_table(t, 0); }\n"
+    "void wasm_rt_free_externref_table(wasm_rt_externref_table_t *t) { wp_host->free_table(t, "
+    "1); }\n"
+    "uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *t, uint32_t d, "
+    "wasm_rt_funcref_t init) {\n"
+    "  return wp_host->grow_table(t, 0, d, &init);\n"
+    "}\n"
+    "uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t *t, uint32_t d, "
+    "wasm_rt_externref_t init) {\n"
+    "  return wp_host->grow_table(t, 1, d, &init);\n"
+    "}\n"
+    "static void wp_bind(const wp_glue_host *host) { wp_host = host; }\n";
+
+/* One forwarder per distinct import symbol. */
+static int write_imports(FILE *f, const wp__module_info *info, wp_error *err) {
+  char **seen = calloc(info->import_count + 1, sizeof(char *));
+  if (!seen)
+    return wp__error(err, WP_ENOMEM, "out of memory");
+  int rc = 0;
+  for (uint32_t i = 0; i < info->import_count && rc == 0; i++) {
+    const wp__import *imp = &info->imports[i];
+    char *mod = wp__mangle(imp->module.bytes, imp->module.length);
+    char *field = wp__mangle(imp->field.bytes, imp->field.length);
+    if (!mod || !field) {
+      free(mod);
+      free(field);
+      rc = wp__error(err, WP_ENOMEM, "out of memory");
+      break;
+    }
+    size_t sym_len = strlen(mod) + strlen(field) + 1;
+    seen[i] = malloc(sym_len);
+    if (!seen[i]) {
+      free(mod);
+      free(field);
+      rc = wp__error(err, WP_ENOMEM, "out of memory");
+      break;
+    }
+    snprintf(seen[i], sym_len, "%s%s", mod, field);
+    bool duplicate = false;
+    for (uint32_t j = 0; j < i; j++)
+      if (seen[j] && strcmp(seen[j], seen[i]) == 0)
+        duplicate = true;
+    if (!duplicate) {
+      fprintf(f, "/* import %u */\n", i);
+      switch (imp->kind) {
+      case WP__EXTERN_FUNC: {
+        const wp__functype *ft = &info->types[imp->type_index];
+        write_return_type(f, ft);
+        fprintf(f, " %s(struct %s_instance_t *ctx", seen[i], mod);
+        for (uint32_t p = 0; p < ft->param_count; p++)
+          fprintf(f, ", %s a%u", c_type(ft->params[p]), p);
+        fprintf(f, ") {\n  const wp_glue_import *imp = &((const wp_glue_import *)ctx)[%u];\n", i);
+        fputs("  if (imp->host) wp_host->host_enter();\n  ", f);
+        if (ft->result_count > 0) {
+          write_return_type(f, ft);
+          fputs(" res = ", f);
+        }
+        fputs("((", f);
+        write_return_type(f, ft);
+        fputs(" (*)(void *", f);
+        for (uint32_t p = 0; p < ft->param_count; p++)
+          fprintf(f, ", %s", c_type(ft->params[p]));
+        fputs("))imp->fn)(imp->env", f);
+        for (uint32_t p = 0; p < ft->param_count; p++)
+          fprintf(f, ", a%u", p);
+        fputs(");\n  if (imp->host) wp_host->host_leave();\n", f);
+        if (ft->result_count > 0)
+          fputs("  return res;\n", f);
+        fputs("}\n", f);
+        break;
+      }
+      case WP__EXTERN_GLOBAL:
+        fprintf(f,
+                "%s *%s(struct %s_instance_t *ctx) { return (%s *)((const wp_glue_import "
+                "*)ctx)[%u].ptr; }\n",
+                c_type(imp->global.type), seen[i], mod, c_type(imp->global.type), i);
+        break;
+      case WP__EXTERN_MEMORY:
+        fprintf(f,
+                "wasm_rt_memory_t *%s(struct %s_instance_t *ctx) { return (wasm_rt_memory_t "
+                "*)((const wp_glue_import *)ctx)[%u].ptr; }\n",
+                seen[i], mod, i);
+        break;
+      case WP__EXTERN_TABLE: {
+        const char *tt = imp->table.elem_type == WP__EXTERNREF ? "wasm_rt_externref_table_t"
+                                                               : "wasm_rt_funcref_table_t";
+        fprintf(f,
+                "%s *%s(struct %s_instance_t *ctx) { return (%s *)((const wp_glue_import "
+                "*)ctx)[%u].ptr; }\n",
+                tt, seen[i], mod, tt, i);
+        break;
+      }
+      default: rc = wp__error(err, WP_EUNSUPPORTED, "imported tags are not supported"); break;
+      }
+    }
+    free(mod);
+    free(field);
+  }
+  for (uint32_t i = 0; i < info->import_count; i++)
+    free(seen[i]);
+  free(seen);
+  return rc;
+}
+
+static const wp__functype *export_func_type(const wp__module_info *info, const wp__export *e) {
+  return wp__module_func_type(info, e->index);
+}
+
+static uint8_t global_type_of(const wp__module_info *info, uint32_t index) {
+  if (index < info->imported_globals) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < info->import_count; i++) {
+      if (info->imports[i].kind != WP__EXTERN_GLOBAL)
+        continue;
+      if (n++ == index)
+        return info->imports[i].global.type;
+    }
+    return WP__I32;
+  }
+  return info->globals[index - info->imported_globals].type.type;
+}
+
+static int write_exports(FILE *f, const wp__module_info *info, wp_error *err) {
+  for (uint32_t i = 0; i < info->export_count; i++) {
+    const wp__export *e = &info->exports[i];
+    char *sym_name = wp__mangle(e->name.bytes, e->name.length);
+    if (!sym_name)
+      return wp__error(err, WP_ENOMEM, "out of memory");
+    if (e->kind == WP__EXTERN_FUNC) {
+      const wp__functype *ft = export_func_type(info, e);
+      fprintf(f, "static const unsigned char wp_types_%u[] = {", i);
+      for (uint32_t p = 0; p < ft->param_count; p++)
+        fprintf(f, "%d, ", public_type(ft->params[p]));
+      for (uint32_t p = 0; p < ft->result_count; p++)
+        fprintf(f, "%d, ", public_type(ft->results[p]));
+      fputs("0};\n", f);
+      fprintf(f,
+              "static void wp_call_%u(void *inst, const unsigned long long *a, unsigned long "
+              "long *r) {\n  (void)a; (void)r;\n  ",
+              i);
+      if (ft->result_count > 0) {
+        write_return_type(f, ft);
+        fputs(" res = ", f);
+      }
+      fprintf(f, "Z_m%s((Z_m_instance_t *)inst", sym_name);
+      for (uint32_t p = 0; p < ft->param_count; p++) {
+        fputs(", ", f);
+        write_arg(f, ft->params[p], p);
+      }
+      fputs(");\n", f);
+      if (ft->result_count == 1) {
+        write_result(f, ft->results[0], 0, "res");
+      } else {
+        for (uint32_t p = 0; p < ft->result_count; p++) {
+          char expr[32];
+          snprintf(expr, sizeof(expr), "res.%c%u", type_letter(ft->results[p]), p);
+          write_result(f, ft->results[p], p, expr);
+        }
+      }
+      fputs("}\n", f);
+    } else if (e->kind == WP__EXTERN_GLOBAL || e->kind == WP__EXTERN_MEMORY ||
+               e->kind == WP__EXTERN_TABLE) {
+      int type = e->kind == WP__EXTERN_GLOBAL ? public_type(global_type_of(info, e->index)) : 0;
+      fprintf(f, "static const unsigned char wp_types_%u[] = {%d};\n", i, type);
+      fprintf(
+          f,
+          "static void *wp_get_%u(void *inst) { return (void *)Z_m%s((Z_m_instance_t *)inst); }\n",
+          i, sym_name);
+    } else {
+      fprintf(f, "static const unsigned char wp_types_%u[] = {0};\n", i);
+    }
+    free(sym_name);
+  }
+  fputs("static const wp_glue_export wp_exports[] = {\n", f);
+  for (uint32_t i = 0; i < info->export_count; i++) {
+    const wp__export *e = &info->exports[i];
+    fputs("  {", f);
+    write_string_literal(f, e->name.bytes, e->name.length);
+    fprintf(f, ", %u, %d, ", e->name.length, (int)e->kind);
+    if (e->kind == WP__EXTERN_FUNC) {
+      const wp__functype *ft = export_func_type(info, e);
+      char *sym_name = wp__mangle(e->name.bytes, e->name.length);
+      if (!sym_name)
+        return wp__error(err, WP_ENOMEM, "out of memory");
+      fprintf(f, "%u, %u, wp_types_%u, wp_call_%u, (void (*)(void))Z_m%s, 0},\n", ft->param_count,
+              ft->result_count, i, i, sym_name);
+      free(sym_name);
+    } else if (e->kind == WP__EXTERN_TAG) {
+      fprintf(f, "0, 0, wp_types_%u, 0, 0, 0},\n", i);
+    } else {
+      fprintf(f, "0, 0, wp_types_%u, 0, 0, wp_get_%u},\n", i, i);
+    }
+  }
+  fputs("  {0, 0, 0, 0, 0, 0, 0, 0, 0}\n};\n", f);
+  return 0;
+}
+
+static uint32_t distinct_import_modules(const wp__module_info *info) {
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < info->import_count; i++) {
+    bool seen = false;
+    for (uint32_t j = 0; j < i && !seen; j++)
+      seen = info->imports[j].module.length == info->imports[i].module.length &&
+             memcmp(info->imports[j].module.bytes, info->imports[i].module.bytes,
+                    info->imports[i].module.length) == 0;
+    if (!seen)
+      count++;
+  }
+  return count;
+}
+
+int wp__glue_write(const wp__module_info *info, const char *generated_c, const char *glue_path,
+                   wp_error *err) {
+  for (uint32_t i = 0; i < info->export_count; i++) {
+    if (info->exports[i].kind == WP__EXTERN_FUNC &&
+        !wp__module_func_type(info, info->exports[i].index))
+      return wp__error(err, WP_EINVALID_MODULE, "export %u names a missing function", i);
+  }
+  FILE *f = fopen(glue_path, "w");
+  if (!f)
+    return wp__error(err, WP_EIO, "cannot write %s", glue_path);
+  fprintf(f, "/* Generated by wasmpool (instance/glue.c). */\n#include \"%s\"\n", generated_c);
+  fprintf(f, "%s\n", wp__glue_abi_text);
+  fputs(k_prelude, f);
+  int rc = write_imports(f, info, err);
+  if (rc == 0)
+    rc = write_exports(f, info, err);
+  if (rc == 0) {
+    uint32_t modules = distinct_import_modules(info);
+    fputs("static void wp_instantiate(void *inst, void *imports) {\n  (void)imports;\n", f);
+    fputs("  Z_m_instantiate((Z_m_instance_t *)inst", f);
+    for (uint32_t i = 0; i < modules; i++)
+      fputs(", imports", f);
+    fputs(");\n}\n", f);
+    fputs("static void wp_free(void *inst) { Z_m_free((Z_m_instance_t *)inst); }\n", f);
+    fprintf(f,
+            "__attribute__((visibility(\"default\"))) const wp_glue_module wp_glue_descriptor = {\n"
+            "  %uu, sizeof(Z_m_instance_t), wp_bind, Z_m_init_module, wp_instantiate, wp_free,\n"
+            "  %uu, wp_exports, %uu};\n",
+            WP__GLUE_ABI_VERSION, info->export_count, info->import_count);
+  }
+  if (fclose(f) != 0 && rc == 0)
+    rc = wp__error(err, WP_EIO, "cannot write %s", glue_path);
+  return rc;
+}

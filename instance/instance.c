@@ -1,0 +1,305 @@
+/* instance.c — instances: acquire slots, instantiate, call exports, release.
+ *
+ * The generated instance struct lives at the start of a pooled instance
+ * area; its memories and tables are pooled slots attached from inside the
+ * generated instantiate (runtime.c), memory 0 taking the module's image.
+ * Every entry into guest code (instantiate + start, _initialize, calls) goes
+ * through wp__guest_call, so traps, stack exhaustion and deadlines come back
+ * as codes on every path.
+ *
+ * Poisoning: a timeout can stop the guest anywhere, and a stack overflow in
+ * a host call can leave host state half-updated, so both poison the
+ * instance. A stack overflow in guest code is as clean as any other trap
+ * (wasm2c keeps no state on the native stack across calls) and does not: the
+ * spec suite goes on calling an instance after assert_exhaustion.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wasm-rt.h>
+
+#include "module_internal.h"
+
+int wp__module_resolve_imports(wp_module *mod, const wp_linker *linker, wp__wasi_ctx *wasi,
+                               wp_glue_import *imports, wp_error *err);
+
+static void instantiate_entry(void *arg) {
+  wp_instance *inst = arg;
+  inst->mod->glue->instantiate(inst->area, inst->imports);
+}
+
+typedef struct call_args {
+  const wp_glue_export *exp;
+  void *area;
+  const unsigned long long *args;
+  unsigned long long *results;
+} call_args;
+
+static void call_entry(void *arg) {
+  call_args *c = arg;
+  c->exp->call(c->area, c->args, c->results);
+}
+
+static void exit_hook(void *arg, uint32_t code) {
+  wp_instance *inst = arg;
+  inst->exit_code = (int)code;
+  wp__guest_unwind(WP_EEXIT);
+}
+
+/* Runs one guest entry; turns its result into an error with a message. */
+static int run_guest(wp_instance *inst, uint64_t deadline_ms, void (*entry)(void *), void *arg,
+                     const char *what, size_t what_length, wp_error *err) {
+  wp__thread *t = wp__thread_get(inst->rt);
+  if (!t)
+    return wp__error(err, WP_ENOMEM, "cannot set up the guest stack of this thread");
+  inst->wasi.interrupt = &t->timeout_pending;
+  int rc = wp__guest_call(t, deadline_ms, entry, arg);
+  bool overflow_in_host = rc == WP_ETRAP_STACK && t->in_host > 0;
+  if (rc == WP_ETIMEOUT || overflow_in_host)
+    inst->poisoned = true;
+  if (rc == 0)
+    return 0;
+  if (rc == WP_EEXIT)
+    return wp__error(err, rc, "guest called proc_exit(%d) in %.*s", inst->exit_code,
+                     (int)what_length, what);
+  if (rc == WP_ETIMEOUT)
+    return wp__error(err, rc, "deadline of %llu ms exceeded in %.*s",
+                     (unsigned long long)deadline_ms, (int)what_length, what);
+  return wp__error(err, rc, "%s%s%s in %.*s", wp_strerror(rc), t->trap_detail[0] ? ": " : "",
+                   t->trap_detail, (int)what_length, what);
+}
+
+int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options *opts,
+                       wp_instance **out, wp_error *err) {
+  wp_instance *inst = calloc(1, sizeof(*inst));
+  if (!inst)
+    return wp__error(err, WP_ENOMEM, "out of memory");
+  inst->rt = rt;
+  inst->mod = mod;
+  wp_module_retain(mod);
+  int rc = wp_instance_slot_acquire(rt->pool, &inst->slot);
+  if (rc != 0) {
+    wp_instance_destroy(inst);
+    return wp__error(err, rc, "no free instance slot");
+  }
+  inst->has_slot = true;
+  if (mod->glue->instance_size > inst->slot.area_bytes) {
+    wp_instance_destroy(inst);
+    return wp__error(err, WP_ELIMIT, "instance state of %lu bytes exceeds max_instance_bytes",
+                     mod->glue->instance_size);
+  }
+  inst->area = inst->slot.area;
+  inst->imports = calloc(mod->info.import_count + 1, sizeof(wp_glue_import));
+  if (!inst->imports) {
+    wp_instance_destroy(inst);
+    return wp__error(err, WP_ENOMEM, "out of memory");
+  }
+  rc = wp__wasi_ctx_init(&inst->wasi, opts ? opts->wasi : NULL);
+  if (rc != 0) {
+    wp_instance_destroy(inst);
+    return wp__error(err, rc, "WASI configuration: %s", wp_strerror(rc));
+  }
+  inst->wasi_ready = true;
+  wp__wasi_ctx_set_exit_hook(&inst->wasi, exit_hook, inst);
+  rc = wp__module_resolve_imports(mod, opts ? opts->linker : NULL, &inst->wasi, inst->imports, err);
+  if (rc != 0) {
+    wp_instance_destroy(inst);
+    return rc;
+  }
+
+  wp__thread *t = wp__thread_get(rt);
+  if (!t) {
+    wp_instance_destroy(inst);
+    return wp__error(err, WP_ENOMEM, "cannot set up the guest stack of this thread");
+  }
+  inst->core.image = mod->image;
+  inst->core.memories_attached = 0;
+  /* WASI sees the exported memory from the start function on. */
+  const wp_glue_export *mem_exp =
+      mod->memory_export >= 0 ? &mod->glue->exports[mod->memory_export] : NULL;
+  if (mem_exp && mod->info.imported_memories == 0)
+    wp__wasi_ctx_set_memory(&inst->wasi, mem_exp->get(inst->area));
+  t->instantiating = &inst->core;
+  inst->instantiated = true; /* from here on, free releases what instantiate took */
+  static const char what[] = "instantiation";
+  rc = run_guest(inst, opts ? opts->deadline_ms : 0, instantiate_entry, inst, what,
+                 sizeof(what) - 1, err);
+  t->instantiating = NULL;
+  if (rc != 0) {
+    /* A trap in the start function or in segment initialisation. */
+    wp_instance_destroy(inst);
+    return rc;
+  }
+  if (mem_exp)
+    wp__wasi_ctx_set_memory(&inst->wasi, mem_exp->get(inst->area));
+  if (mod->initialize_export >= 0) {
+    const wp_glue_export *init = &mod->glue->exports[mod->initialize_export];
+    call_args c = {init, inst->area, NULL, NULL};
+    unsigned long long none[1];
+    c.args = none;
+    c.results = none;
+    rc = run_guest(inst, opts ? opts->deadline_ms : 0, call_entry, &c, "_initialize", 11, err);
+    if (rc != 0) {
+      wp_instance_destroy(inst);
+      return rc;
+    }
+  }
+  *out = inst;
+  return 0;
+}
+
+void wp_instance_destroy(wp_instance *inst) {
+  if (!inst)
+    return;
+  if (inst->instantiated)
+    inst->mod->glue->free_instance(inst->area);
+  if (inst->has_slot)
+    wp_instance_slot_release(inst->rt->pool, &inst->slot, inst->mod->glue->instance_size);
+  if (inst->wasi_ready)
+    wp__wasi_ctx_free(&inst->wasi);
+  free(inst->imports);
+  wp_module_release(inst->mod);
+  free(inst);
+}
+
+wp_module *wp_instance_module(const wp_instance *inst) {
+  return inst->mod;
+}
+
+bool wp_instance_poisoned(const wp_instance *inst) {
+  return inst->poisoned;
+}
+
+static int find_export(wp_instance *inst, const char *name, size_t length, wp_extern_kind kind,
+                       size_t *index, wp_error *err) {
+  const wp_module *mod = inst->mod;
+  for (uint32_t i = 0; i < mod->info.export_count; i++) {
+    const wp_export_info *x = &mod->exports[i];
+    if (x->name_length != length || memcmp(x->name, name, length) != 0)
+      continue;
+    bool callable = mod->glue->exports[i].call != NULL;
+    if (x->kind != kind || (kind == WP_EXTERN_FUNC && !callable))
+      return wp__error(err, WP_ENO_EXPORT, "export \"%.*s\" is not a %s", (int)length, name,
+                       kind == WP_EXTERN_FUNC ? "function" : "global");
+    *index = i;
+    return 0;
+  }
+  return wp__error(err, WP_ENO_EXPORT, "no export named \"%.*s\"", (int)length, name);
+}
+
+static unsigned long long to_raw(const wp_val *v) {
+  switch (v->type) {
+  case WP_I32: return v->of.i32;
+  case WP_I64: return v->of.i64;
+  case WP_F32: return v->of.f32_bits;
+  case WP_F64: return v->of.f64_bits;
+  default: return (unsigned long long)(uintptr_t)v->of.ref;
+  }
+}
+
+static void from_raw(wp_valtype type, unsigned long long raw, wp_val *v) {
+  memset(v, 0, sizeof(*v));
+  v->type = type;
+  switch (type) {
+  case WP_I32: v->of.i32 = (uint32_t)raw; break;
+  case WP_I64: v->of.i64 = raw; break;
+  case WP_F32: v->of.f32_bits = (uint32_t)raw; break;
+  case WP_F64: v->of.f64_bits = raw; break;
+  default: v->of.ref = (void *)(uintptr_t)raw; break;
+  }
+}
+
+int wp_instance_call(wp_instance *inst, const char *export_name, size_t name_length,
+                     const wp_val *args, size_t arg_count, wp_val *results, size_t result_capacity,
+                     const wp_call_options *opts, wp_error *err) {
+  if (inst->poisoned)
+    return wp__error(err, WP_EINVAL, "instance is poisoned (timed out); destroy it");
+  size_t index;
+  int rc = find_export(inst, export_name, name_length, WP_EXTERN_FUNC, &index, err);
+  if (rc != 0)
+    return rc;
+  const wp_export_info *x = &inst->mod->exports[index];
+  if (arg_count != x->param_count)
+    return wp__error(err, WP_EARG_TYPE, "\"%.*s\" takes %u arguments, got %zu", (int)name_length,
+                     export_name, x->param_count, arg_count);
+  for (size_t i = 0; i < arg_count; i++) {
+    if (args[i].type != x->params[i])
+      return wp__error(err, WP_EARG_TYPE, "\"%.*s\" argument %zu: expected %s, got %s",
+                       (int)name_length, export_name, i, wp_valtype_name(x->params[i]),
+                       wp_valtype_name(args[i].type));
+  }
+  if (result_capacity < x->result_count)
+    return wp__error(err, WP_EINVAL, "\"%.*s\" returns %u results, room for %zu", (int)name_length,
+                     export_name, x->result_count, result_capacity);
+  unsigned long long raw_args[x->param_count + 1];
+  unsigned long long raw_results[x->result_count + 1];
+  for (size_t i = 0; i < arg_count; i++)
+    raw_args[i] = to_raw(&args[i]);
+  call_args c = {&inst->mod->glue->exports[index], inst->area, raw_args, raw_results};
+  rc = run_guest(inst, opts ? opts->deadline_ms : 0, call_entry, &c, export_name, name_length, err);
+  if (rc != 0)
+    return rc;
+  for (uint32_t i = 0; i < x->result_count; i++)
+    from_raw(x->results[i], raw_results[i], &results[i]);
+  return 0;
+}
+
+int wp_instance_get_global(wp_instance *inst, const char *export_name, size_t name_length,
+                           wp_val *out, wp_error *err) {
+  size_t index;
+  int rc = find_export(inst, export_name, name_length, WP_EXTERN_GLOBAL, &index, err);
+  if (rc != 0)
+    return rc;
+  const wp_export_info *x = &inst->mod->exports[index];
+  void *p = inst->mod->glue->exports[index].get(inst->area);
+  unsigned long long raw = 0;
+  switch (x->global_type) {
+  case WP_I32:
+  case WP_F32: raw = *(const uint32_t *)p; break;
+  case WP_I64:
+  case WP_F64: raw = *(const uint64_t *)p; break;
+  case WP_FUNCREF: raw = (uintptr_t)((const wasm_rt_funcref_t *)p)->func; break;
+  case WP_EXTERNREF: raw = (uintptr_t) * (void *const *)p; break;
+  }
+  from_raw(x->global_type, raw, out);
+  return 0;
+}
+
+int wp_instance_run(wp_instance *inst, const wp_call_options *opts, int *exit_code, wp_error *err) {
+  *exit_code = 0;
+  if (inst->mod->start_export < 0)
+    return wp__error(err, WP_ENO_EXPORT, "module has no _start (not a WASI command)");
+  int rc = wp_instance_call(inst, "_start", 6, NULL, 0, NULL, 0, opts, err);
+  if (rc == WP_EEXIT) {
+    *exit_code = inst->exit_code;
+    if (err) {
+      err->code = 0;
+      err->message[0] = '\0';
+    }
+    return 0;
+  }
+  return rc;
+}
+
+const uint8_t *wp_instance_stdout(const wp_instance *inst, size_t *length, bool *truncated) {
+  return wp__wasi_stdout(&inst->wasi, length, truncated);
+}
+
+const uint8_t *wp_instance_stderr(const wp_instance *inst, size_t *length, bool *truncated) {
+  return wp__wasi_stderr(&inst->wasi, length, truncated);
+}
+
+uint8_t *wp_instance_memory(wp_instance *inst, uint64_t *size_bytes) {
+  if (inst->mod->memory_export < 0) {
+    *size_bytes = 0;
+    return NULL;
+  }
+  wasm_rt_memory_t *mem = inst->mod->glue->exports[inst->mod->memory_export].get(inst->area);
+  *size_bytes = mem->pages >= 65536 ? (uint64_t)1 << 32 : mem->size;
+  return mem->data;
+}
+
+void *wp__instance_area(wp_instance *inst) {
+  return inst->area;
+}

@@ -1,0 +1,64 @@
+/* module_internal.h — private to instance/: the layout of wp_module,
+ * wp_instance and wp_linker, shared by module.c, instance.c, linker.c and
+ * spectest.c.
+ */
+#ifndef WP_INSTANCE_MODULE_INTERNAL_H
+#define WP_INSTANCE_MODULE_INTERNAL_H
+
+#include "runtime_internal.h"
+#include "wasi.h"
+
+/* Where one import comes from. */
+typedef enum wp__import_source {
+  WP__SOURCE_WASI,
+  WP__SOURCE_SPECTEST,
+  WP__SOURCE_LINKER,
+} wp__import_source;
+
+struct wp_module {
+  _Atomic int refs;
+  wp_runtime *rt;
+  wp__module_info info;
+  void *dl;
+  const wp_glue_module *glue;
+  char hash[65];
+  bool cache_hit;
+  bool allow_spectest;
+  wp_image *image; /* NULL: no image (no data, or the code copies it) */
+  wp_export_info *exports;
+  wp_valtype *export_types; /* storage for every export's params/results */
+  wp_module_limits limits;
+  int32_t memory_export;     /* first exported memory, -1 if none */
+  int32_t start_export;      /* _start, -1 if none */
+  int32_t initialize_export; /* _initialize, -1 if none */
+};
+
+struct wp_instance {
+  wp_runtime *rt;
+  wp_module *mod;
+  wp_instance_slot slot;
+  bool has_slot;
+  void *area; /* the generated Z_m_instance_t */
+  wp_glue_import *imports;
+  wp__instance_core core;
+  wp__wasi_ctx wasi;
+  bool wasi_ready;
+  bool instantiated;
+  bool poisoned;
+  int exit_code;
+};
+
+/* spectest.c: the value of a spectest import for this runtime; false when
+ * "spectest" has no such field of that kind and type. */
+bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp__import *imp,
+                          wp_glue_import *out);
+void wp__spectest_release(wp_runtime *rt);
+
+/* linker.c: the export of a registered instance that satisfies imp. */
+bool wp__linker_resolve(const struct wp_linker *linker, const wp__module_info *info,
+                        const wp__import *imp, wp_glue_import *out);
+
+/* module.c: whether two function types are the same. */
+bool wp__functype_equal(const wp__functype *a, const wp__functype *b);
+
+#endif /* WP_INSTANCE_MODULE_INTERNAL_H */

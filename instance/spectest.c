@@ -1,0 +1,186 @@
+/* spectest.c — the "spectest" host module the spec suite imports from:
+ * print functions (silent here: the runner checks results, not output), four
+ * immutable globals of value 666 / 666.6, a funcref table of 10..20 elements
+ * and a memory of 1..2 pages. The table and memory are pooled slots created
+ * on first import and shared by every importer of this runtime, as one
+ * spectest instance is shared in the reference interpreter.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <wasm-rt.h>
+
+#include "module_internal.h"
+
+typedef struct wp__spectest {
+  wasm_rt_memory_t memory;
+  wasm_rt_funcref_table_t table;
+  bool memory_ready, table_ready;
+} wp__spectest;
+
+static const uint32_t k_global_i32 = 666;
+static const uint64_t k_global_i64 = 666;
+static const float k_global_f32 = 666.6f;
+static const double k_global_f64 = 666.6;
+
+static void print(void *env) {
+  (void)env;
+}
+static void print_i32(void *env, uint32_t v) {
+  (void)env;
+  (void)v;
+}
+static void print_i64(void *env, uint64_t v) {
+  (void)env;
+  (void)v;
+}
+static void print_f32(void *env, float v) {
+  (void)env;
+  (void)v;
+}
+static void print_f64(void *env, double v) {
+  (void)env;
+  (void)v;
+}
+static void print_i32_f32(void *env, uint32_t a, float b) {
+  (void)env;
+  (void)a;
+  (void)b;
+}
+static void print_f64_f64(void *env, double a, double b) {
+  (void)env;
+  (void)a;
+  (void)b;
+}
+
+typedef struct spectest_func {
+  const char *name;
+  const char *params; /* i I f F */
+  void (*fn)(void);
+} spectest_func;
+
+static const spectest_func k_funcs[] = {
+    {"print", "", (void (*)(void))print},
+    {"print_i32", "i", (void (*)(void))print_i32},
+    {"print_i64", "I", (void (*)(void))print_i64},
+    {"print_f32", "f", (void (*)(void))print_f32},
+    {"print_f64", "F", (void (*)(void))print_f64},
+    {"print_i32_f32", "if", (void (*)(void))print_i32_f32},
+    {"print_f64_f64", "FF", (void (*)(void))print_f64_f64},
+};
+
+static uint8_t type_of(char c) {
+  switch (c) {
+  case 'I': return WP__I64;
+  case 'f': return WP__F32;
+  case 'F': return WP__F64;
+  default: return WP__I32;
+  }
+}
+
+static bool field_is(const wp__import *imp, const char *name) {
+  size_t len = strlen(name);
+  return imp->field.length == len && memcmp(imp->field.bytes, name, len) == 0;
+}
+
+static bool limits_ok(const wp__limits *want, uint64_t min, uint64_t max) {
+  return min >= want->min && (!want->has_max || max <= want->max);
+}
+
+void wp__spectest_release(wp_runtime *rt) {
+  wp__spectest *s = rt->spectest;
+  if (!s)
+    return;
+  if (s->memory_ready)
+    wp__memory_detach(&s->memory);
+  if (s->table_ready)
+    wp__table_detach(&s->table, false);
+  free(s);
+  rt->spectest = NULL;
+}
+
+static wp__spectest *spectest_of(wp_runtime *rt) {
+  if (!rt->spectest)
+    rt->spectest = calloc(1, sizeof(wp__spectest));
+  return rt->spectest;
+}
+
+bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp__import *imp,
+                          wp_glue_import *out) {
+  switch (imp->kind) {
+  case WP__EXTERN_FUNC: {
+    if (imp->type_index >= info->type_count)
+      return false;
+    const wp__functype *ft = &info->types[imp->type_index];
+    for (size_t i = 0; i < sizeof(k_funcs) / sizeof(k_funcs[0]); i++) {
+      if (!field_is(imp, k_funcs[i].name))
+        continue;
+      size_t n = strlen(k_funcs[i].params);
+      if (ft->result_count != 0 || ft->param_count != n)
+        return false;
+      for (size_t p = 0; p < n; p++)
+        if (ft->params[p] != type_of(k_funcs[i].params[p]))
+          return false;
+      if (out) {
+        memset(out, 0, sizeof(*out));
+        out->fn = k_funcs[i].fn;
+        out->host = 1;
+      }
+      return true;
+    }
+    return false;
+  }
+  case WP__EXTERN_GLOBAL: {
+    const void *value = NULL;
+    uint8_t type = 0;
+    if (field_is(imp, "global_i32"))
+      value = &k_global_i32, type = WP__I32;
+    else if (field_is(imp, "global_i64"))
+      value = &k_global_i64, type = WP__I64;
+    else if (field_is(imp, "global_f32"))
+      value = &k_global_f32, type = WP__F32;
+    else if (field_is(imp, "global_f64"))
+      value = &k_global_f64, type = WP__F64;
+    if (!value || imp->global.type != type || imp->global.mutable_)
+      return false;
+    if (out) {
+      memset(out, 0, sizeof(*out));
+      /* Immutable: the generated code only reads through this pointer. */
+      out->ptr = (void *)value;
+    }
+    return true;
+  }
+  case WP__EXTERN_MEMORY: {
+    if (!field_is(imp, "memory") || !limits_ok(&imp->memory, 1, 2))
+      return false;
+    if (!out)
+      return true;
+    pthread_mutex_lock(&rt->spectest_lock);
+    wp__spectest *s = spectest_of(rt);
+    if (s && !s->memory_ready)
+      s->memory_ready = wp__memory_attach(rt, &s->memory, 1, 2, NULL) == 0;
+    bool ok = s && s->memory_ready;
+    pthread_mutex_unlock(&rt->spectest_lock);
+    memset(out, 0, sizeof(*out));
+    out->ptr = ok ? &s->memory : NULL;
+    return ok;
+  }
+  case WP__EXTERN_TABLE: {
+    if (!field_is(imp, "table") || imp->table.elem_type != WP__FUNCREF ||
+        !limits_ok(&imp->table.limits, 10, 20))
+      return false;
+    if (!out)
+      return true;
+    pthread_mutex_lock(&rt->spectest_lock);
+    wp__spectest *s = spectest_of(rt);
+    if (s && !s->table_ready)
+      s->table_ready = wp__table_attach(rt, &s->table, false, 10, 20) == 0;
+    bool ok = s && s->table_ready;
+    pthread_mutex_unlock(&rt->spectest_lock);
+    memset(out, 0, sizeof(*out));
+    out->ptr = ok ? &s->table : NULL;
+    return ok;
+  }
+  default: return false;
+  }
+}
