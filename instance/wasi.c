@@ -122,12 +122,16 @@ void wp__wasi_ctx_set_exit_hook(wp__wasi_ctx *ctx, wp__wasi_exit_hook hook, void
   ctx->exit_hook_arg = arg;
 }
 
+/* Returned for a stream nothing was written to, so callers may pass the
+ * pointer to memcpy/fwrite with length 0 (NULL there is undefined). */
+static const uint8_t empty_output[1];
+
 const uint8_t *wp__wasi_stdout(const wp__wasi_ctx *ctx, size_t *length, bool *truncated) {
   if (length)
     *length = ctx->out.length;
   if (truncated)
     *truncated = ctx->out.truncated;
-  return ctx->out.bytes;
+  return ctx->out.bytes ? ctx->out.bytes : empty_output;
 }
 
 const uint8_t *wp__wasi_stderr(const wp__wasi_ctx *ctx, size_t *length, bool *truncated) {
@@ -135,7 +139,7 @@ const uint8_t *wp__wasi_stderr(const wp__wasi_ctx *ctx, size_t *length, bool *tr
     *length = ctx->err.length;
   if (truncated)
     *truncated = ctx->err.truncated;
-  return ctx->err.bytes;
+  return ctx->err.bytes ? ctx->err.bytes : empty_output;
 }
 
 bool wp__wasi_exited(const wp__wasi_ctx *ctx, uint32_t *code) {

@@ -107,7 +107,8 @@ void wp__wasi_ctx_free(wp__wasi_ctx *ctx);
 void wp__wasi_ctx_set_memory(wp__wasi_ctx *ctx, wasm_rt_memory_t *memory);
 void wp__wasi_ctx_set_exit_hook(wp__wasi_ctx *ctx, wp__wasi_exit_hook hook, void *arg);
 
-/* Captured output so far; valid until the next guest write or free. */
+/* Captured output so far; valid until the next guest write or free. Never
+ * NULL (an empty stream gives a pointer to no bytes). */
 const uint8_t *wp__wasi_stdout(const wp__wasi_ctx *ctx, size_t *length, bool *truncated);
 const uint8_t *wp__wasi_stderr(const wp__wasi_ctx *ctx, size_t *length, bool *truncated);
 /* True once the guest called proc_exit; *code (if not NULL) gets its code. */

@@ -114,6 +114,8 @@ Test(wasi, null_config_is_empty_with_default_limits) {
   cr_assert_eq(load32(8), 0);
   cr_assert_eq(load32(12), 0);
   cr_assert_eq(ctx.out.limit, 64 * 1024);
+  cr_assert_not_null(wp__wasi_stdout(&ctx, NULL, NULL), "empty output is not NULL");
+  cr_assert_not_null(wp__wasi_stderr(&ctx, NULL, NULL));
   cr_assert_eq(ctx.err.limit, 64 * 1024);
 }
 
