@@ -1,0 +1,121 @@
+/* daemon.h — what every part of a running wasmpoold shares, and the seams
+ * between the connection layer (server.c) and the endpoints (handlers.c).
+ *
+ *   server.c    listening sockets, connections, HTTP framing, pipelining
+ *               order, timeouts, limits, graceful shutdown
+ *   handlers.c  one function per endpoint: what runs on the loop and what is
+ *               handed to a worker, and the JSON of each answer
+ *
+ * An exchange is one request and its response. The server creates it when
+ * the parser yields a request and hands it to wp_handle(); the handler
+ * answers (now, on the loop, or later from a worker's done callback) with
+ * wp_exchange_respond*(), which gives it back to the server to write in
+ * request order. Exactly one respond call per exchange.
+ *
+ * Threading: everything here runs on the loop thread except the work
+ * function of a job, which touches only its own exchange's fields (never the
+ * connection).
+ */
+#ifndef WP_DAEMON_DAEMON_H
+#define WP_DAEMON_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "instance.h"
+#include "instances.h"
+#include "metrics.h"
+#include "proto.h"
+#include "registry.h"
+#include "work_queue.h"
+
+typedef struct wp_server wp_server;
+typedef struct wp_conn wp_conn;
+
+typedef struct wp_daemon {
+  uv_loop_t *loop;
+  const wp_daemon_config *cfg;
+  wp_runtime *rt;
+  wp_registry *registry;
+  wp_instance_table *instances;
+  wp_work_queue *queue;
+  wp_metrics *metrics;
+  wp_server *server;
+  uint64_t started_ms; /* uv_now() at start-up */
+  bool shutting_down;
+} wp_daemon;
+
+/* Per-endpoint state kept between the loop and a worker. */
+typedef struct wp_exchange wp_exchange;
+struct wp_exchange {
+  wp_job job; /* submitted to the work queue by the handler */
+  wp_daemon *daemon;
+  wp_conn *conn;     /* NULL once the client went away: the answer is dropped */
+  wp_request *req;   /* owned */
+  wp_route route;    /* owned */
+  uint64_t start_us; /* for the latency histogram */
+  bool keep_alive;
+  bool answered;                  /* respond was called; out holds the bytes */
+  bool in_worker;                 /* submitted, its done callback has not run yet */
+  void (*finish)(wp_exchange *x); /* on the loop after the worker's part */
+  int status;
+  wp_buf out;        /* the serialized response */
+  wp_exchange *next; /* the connection's queue, in request order */
+
+  /* Handler scratch: filled on the loop, used by the worker, freed by
+   * wp_exchange_free(). */
+  wp_module *module;
+  wp_live_instance *live;
+  uint64_t deadline_ms;
+  int result_code; /* the worker's outcome */
+  wp_error error;
+  json_t *json; /* the worker's answer body */
+  void *extra;  /* endpoint specific: extra_free(extra) then free() */
+  void (*extra_free)(void *extra);
+  void (*work)(wp_exchange *x);
+};
+
+/* handlers.c: answer (or queue work for) one routed request. */
+void wp_handle(wp_exchange *x);
+
+/* Answer with a JSON body (takes the reference). */
+void wp_exchange_respond_json(wp_exchange *x, int status, json_t *body);
+/* Answer with a JSON error: status from the code, Retry-After and Allow as
+ * proto does. message NULL: the code's default message. */
+void wp_exchange_respond_error(wp_exchange *x, int code, const char *message);
+/* Answer with raw bytes and extra headers (copied). */
+void wp_exchange_respond(wp_exchange *x, int status, const char *content_type,
+                         const wp_header *headers, size_t header_count, const void *body,
+                         size_t body_len);
+
+/* Runs work(x) on a worker, then finish(x) on the loop, which must respond.
+ * When the client left meanwhile, finish is skipped and the exchange freed.
+ * On a full queue or during shutdown answers the error itself and returns
+ * false. */
+bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
+                        void (*finish)(wp_exchange *x));
+
+/* server.c */
+typedef void (*wp_server_drained_cb)(wp_daemon *daemon, bool clean);
+
+/* Before start-up work: WP_ECONFLICT when a live daemon answers on path or
+ * it is not a socket; a stale socket file (nobody listening) is removed. */
+int wp_server_check_socket(const char *path, char *why, size_t why_len);
+/* Binds and listens (Unix socket, optional TCP), starts the idle-instance
+ * reaper. WP_ECONFLICT when another daemon answers on the socket path; other
+ * errors with why filled. */
+int wp_server_start(wp_daemon *daemon, char *why, size_t why_len);
+/* Stops accepting and removes the socket file; in-flight requests finish
+ * (up to the grace period) and then every connection closes; drained runs
+ * once, with clean false if the grace period ran out with work in flight. */
+void wp_server_shutdown(wp_daemon *daemon, wp_server_drained_cb drained);
+/* Frees the server after drained ran (the loop must run once more). */
+void wp_server_destroy(wp_daemon *daemon);
+uint64_t wp_server_connection_count(const wp_daemon *daemon);
+
+/* Monotonic microseconds (the latency clock). */
+uint64_t wp_now_us(void);
+
+#endif /* WP_DAEMON_DAEMON_H */

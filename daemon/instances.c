@@ -1,0 +1,288 @@
+/* instances.c — the table of long-lived instances (see instances.h for the
+ * lifetime rules).
+ *
+ * A fixed array of hash buckets, chained, under one mutex: ids are random,
+ * so their first bytes are already a good hash. Lookups hold the mutex only
+ * to find the entry and bump its count; guest code never runs under it.
+ */
+#include "instances.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define BUCKETS 4096 /* 10,000 live instances: chains of 2-3 */
+
+struct wp_live_instance {
+  char id[WP_INSTANCE_ID_LEN + 1];
+  char module[WP_REGISTRY_NAME_MAX + 1];
+  wp_instance *inst;
+  wp_instance_table *table;
+  atomic_int refs;
+  pthread_mutex_t call_lock; /* one call at a time */
+  atomic_bool filed;         /* in the table; cleared once, under table->lock */
+  int64_t created_at_ms;
+  atomic_uint_fast64_t last_used_ms; /* monotonic clock */
+  atomic_uint_fast64_t calls;
+  wp_live_instance *next; /* bucket chain, under table->lock */
+};
+
+struct wp_instance_table {
+  pthread_mutex_t lock;
+  wp_live_instance *buckets[BUCKETS];
+  size_t count;
+};
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* Bucket of an id; -1 when it is not a well-formed id (then it cannot exist). */
+static int bucket_of(const char *id, size_t len) {
+  if (len != WP_INSTANCE_ID_LEN)
+    return -1;
+  unsigned hash = 0;
+  for (size_t i = 0; i < len; i++) {
+    int v = hex_value(id[i]);
+    if (v < 0)
+      return -1;
+    if (i < 3)
+      hash = (hash << 4) | (unsigned)v;
+  }
+  return (int)(hash % BUCKETS);
+}
+
+int wp_instance_table_create(wp_instance_table **out) {
+  wp_instance_table *table = calloc(1, sizeof *table);
+  if (!table)
+    return WP_ENOMEM;
+  pthread_mutex_init(&table->lock, NULL);
+  *out = table;
+  return 0;
+}
+
+static void live_free(wp_live_instance *live) {
+  wp_instance_destroy(live->inst);
+  pthread_mutex_destroy(&live->call_lock);
+  free(live);
+}
+
+void wp_live_instance_release(wp_live_instance *live) {
+  if (atomic_fetch_sub(&live->refs, 1) == 1)
+    live_free(live);
+}
+
+/* Unlinks live from its bucket; table->lock held. The caller then drops the
+ * table's reference (outside the lock: it may destroy the instance). */
+static void unfile_locked(wp_instance_table *table, wp_live_instance *live) {
+  int b = bucket_of(live->id, WP_INSTANCE_ID_LEN);
+  for (wp_live_instance **p = &table->buckets[b]; *p; p = &(*p)->next) {
+    if (*p == live) {
+      *p = live->next;
+      live->next = NULL;
+      atomic_store(&live->filed, false);
+      table->count--;
+      return;
+    }
+  }
+}
+
+void wp_instance_table_destroy(wp_instance_table *table) {
+  if (!table)
+    return;
+  for (int b = 0; b < BUCKETS; b++) {
+    wp_live_instance *live = table->buckets[b];
+    while (live) {
+      wp_live_instance *next = live->next;
+      atomic_store(&live->filed, false);
+      wp_live_instance_release(live);
+      live = next;
+    }
+  }
+  pthread_mutex_destroy(&table->lock);
+  free(table);
+}
+
+int wp_instance_table_add(wp_instance_table *table, wp_instance *inst, const char *module_name,
+                          char id[WP_INSTANCE_ID_LEN + 1]) {
+  wp_live_instance *live = calloc(1, sizeof *live);
+  if (!live)
+    return WP_ENOMEM;
+  unsigned char rnd[WP_INSTANCE_ID_LEN / 2];
+  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+    free(live);
+    return WP_ESYS;
+  }
+  for (size_t i = 0; i < sizeof rnd; i++)
+    snprintf(&live->id[2 * i], 3, "%02x", rnd[i]);
+  snprintf(live->module, sizeof live->module, "%s", module_name);
+  live->inst = inst;
+  live->table = table;
+  atomic_init(&live->refs, 1);
+  pthread_mutex_init(&live->call_lock, NULL);
+  atomic_init(&live->filed, true);
+  live->created_at_ms = wall_ms();
+  atomic_init(&live->last_used_ms, mono_ms());
+  atomic_init(&live->calls, 0);
+
+  int b = bucket_of(live->id, WP_INSTANCE_ID_LEN);
+  pthread_mutex_lock(&table->lock);
+  live->next = table->buckets[b];
+  table->buckets[b] = live;
+  table->count++;
+  pthread_mutex_unlock(&table->lock);
+  memcpy(id, live->id, WP_INSTANCE_ID_LEN + 1);
+  return 0;
+}
+
+static wp_live_instance *find_locked(wp_instance_table *table, const char *id, size_t id_len) {
+  int b = bucket_of(id, id_len);
+  if (b < 0)
+    return NULL;
+  for (wp_live_instance *live = table->buckets[b]; live; live = live->next)
+    if (memcmp(live->id, id, WP_INSTANCE_ID_LEN) == 0)
+      return live;
+  return NULL;
+}
+
+int wp_instance_table_get(wp_instance_table *table, const char *id, size_t id_len,
+                          wp_live_instance **out) {
+  pthread_mutex_lock(&table->lock);
+  wp_live_instance *live = find_locked(table, id, id_len);
+  if (live)
+    atomic_fetch_add(&live->refs, 1);
+  pthread_mutex_unlock(&table->lock);
+  if (!live)
+    return WP_ENO_INSTANCE;
+  *out = live;
+  return 0;
+}
+
+int wp_instance_table_remove(wp_instance_table *table, const char *id, size_t id_len) {
+  pthread_mutex_lock(&table->lock);
+  wp_live_instance *live = find_locked(table, id, id_len);
+  if (live)
+    unfile_locked(table, live);
+  pthread_mutex_unlock(&table->lock);
+  if (!live)
+    return WP_ENO_INSTANCE;
+  wp_live_instance_release(live);
+  return 0;
+}
+
+wp_instance *wp_live_instance_lock(wp_live_instance *live) {
+  pthread_mutex_lock(&live->call_lock);
+  if (!atomic_load(&live->filed)) {
+    pthread_mutex_unlock(&live->call_lock);
+    return NULL;
+  }
+  return live->inst;
+}
+
+void wp_live_instance_unlock(wp_live_instance *live) {
+  atomic_store(&live->last_used_ms, mono_ms());
+  atomic_fetch_add(&live->calls, 1);
+  bool drop = false;
+  if (wp_instance_poisoned(live->inst)) {
+    wp_instance_table *table = live->table;
+    pthread_mutex_lock(&table->lock);
+    if (atomic_load(&live->filed)) {
+      unfile_locked(table, live);
+      drop = true;
+    }
+    pthread_mutex_unlock(&table->lock);
+  }
+  pthread_mutex_unlock(&live->call_lock);
+  if (drop)
+    wp_live_instance_release(live); /* the table's reference; the caller holds one */
+}
+
+const char *wp_live_instance_id(const wp_live_instance *live) {
+  return live->id;
+}
+
+const char *wp_live_instance_module(const wp_live_instance *live) {
+  return live->module;
+}
+
+size_t wp_instance_table_reap_idle(wp_instance_table *table, uint64_t idle_ms) {
+  uint64_t now = mono_ms();
+  wp_live_instance *reaped = NULL;
+  size_t n = 0;
+  pthread_mutex_lock(&table->lock);
+  for (int b = 0; b < BUCKETS; b++) {
+    wp_live_instance *live = table->buckets[b];
+    while (live) {
+      wp_live_instance *next = live->next;
+      /* refs == 1: only the table holds it, so no call is queued or running
+       * (gets take their reference under this lock). */
+      if (atomic_load(&live->refs) == 1 && now - atomic_load(&live->last_used_ms) >= idle_ms) {
+        unfile_locked(table, live);
+        live->next = reaped;
+        reaped = live;
+        n++;
+      }
+      live = next;
+    }
+  }
+  pthread_mutex_unlock(&table->lock);
+  while (reaped) {
+    wp_live_instance *next = reaped->next;
+    wp_live_instance_release(reaped);
+    reaped = next;
+  }
+  return n;
+}
+
+size_t wp_instance_table_count(wp_instance_table *table) {
+  pthread_mutex_lock(&table->lock);
+  size_t n = table->count;
+  pthread_mutex_unlock(&table->lock);
+  return n;
+}
+
+int wp_instance_table_list(wp_instance_table *table, wp_instance_info **items, size_t *count) {
+  uint64_t now = mono_ms();
+  pthread_mutex_lock(&table->lock);
+  wp_instance_info *out = calloc(table->count ? table->count : 1, sizeof *out);
+  if (!out) {
+    pthread_mutex_unlock(&table->lock);
+    return WP_ENOMEM;
+  }
+  size_t n = 0;
+  for (int b = 0; b < BUCKETS; b++) {
+    for (wp_live_instance *live = table->buckets[b]; live; live = live->next) {
+      wp_instance_info *info = &out[n++];
+      memcpy(info->id, live->id, sizeof info->id);
+      memcpy(info->module, live->module, sizeof info->module);
+      info->created_at_ms = live->created_at_ms;
+      uint64_t last = atomic_load(&live->last_used_ms);
+      info->idle_ms = now > last ? now - last : 0;
+      info->calls = atomic_load(&live->calls);
+    }
+  }
+  pthread_mutex_unlock(&table->lock);
+  *items = out;
+  *count = n;
+  return 0;
+}

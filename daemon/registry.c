@@ -1,0 +1,551 @@
+/* registry.c — deployed modules by name, persisted in module_dir (see
+ * registry.h for the on-disk protocol and the locking story).
+ *
+ * In memory: an array of entries sorted by name under a rwlock; lookups are
+ * a binary search with the read lock held just long enough to take a module
+ * reference. On disk, per module:
+ *
+ *   NAME.wasm   the binary as deployed
+ *   NAME.json   {"name":..,"sha256":..,"size":..,"deployed_at_ms":..}
+ *
+ * Writers (deploy, remove) also hold disk_lock from the first file write to
+ * the publication, so disk and memory change in the same order for
+ * concurrent deploys of one name; the compile itself happens before, with no
+ * lock held.
+ */
+#include "registry.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+typedef struct entry {
+  wp_module *module; /* one reference held by the registry */
+  wp_module_meta meta;
+} entry;
+
+struct wp_registry {
+  wp_runtime *rt;
+  char *dir_path;
+  int dir_fd;
+  pthread_rwlock_t lock; /* entries, count, cap */
+  entry *entries;        /* sorted by meta.name */
+  size_t count, cap;
+  pthread_mutex_t disk_lock; /* serializes writers: files then publication */
+};
+
+static const char TMP_PREFIX[] = ".tmp.";
+
+static void set_err(wp_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(wp_error *err, int code, const char *fmt, ...) {
+  if (!err)
+    return;
+  err->code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+bool wp_registry_name_valid(const char *name, size_t len) {
+  if (len == 0 || len > WP_REGISTRY_NAME_MAX || name[0] == '.')
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int make_dirs(const char *path) {
+  char buf[4096];
+  size_t len = strlen(path);
+  if (len == 0 || len >= sizeof buf)
+    return -1;
+  memcpy(buf, path, len + 1);
+  for (size_t i = 1; i <= len; i++) {
+    if (buf[i] != '/' && buf[i] != '\0')
+      continue;
+    char saved = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+      return -1;
+    buf[i] = saved;
+  }
+  return 0;
+}
+
+int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err) {
+  if (make_dirs(module_dir) != 0) {
+    set_err(err, WP_EIO, "module_dir %s: cannot create: %s", module_dir, strerror(errno));
+    return WP_EIO;
+  }
+  int dir_fd = open(module_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    set_err(err, WP_EIO, "module_dir %s: cannot open: %s", module_dir, strerror(errno));
+    return WP_EIO;
+  }
+  wp_registry *reg = calloc(1, sizeof *reg);
+  char *dir_path = strdup(module_dir);
+  if (!reg || !dir_path) {
+    free(reg);
+    free(dir_path);
+    close(dir_fd);
+    set_err(err, WP_ENOMEM, "out of memory");
+    return WP_ENOMEM;
+  }
+  reg->rt = rt;
+  reg->dir_path = dir_path;
+  reg->dir_fd = dir_fd;
+  pthread_rwlock_init(&reg->lock, NULL);
+  pthread_mutex_init(&reg->disk_lock, NULL);
+  *out = reg;
+  return 0;
+}
+
+void wp_registry_destroy(wp_registry *reg) {
+  if (!reg)
+    return;
+  for (size_t i = 0; i < reg->count; i++)
+    wp_module_release(reg->entries[i].module);
+  free(reg->entries);
+  pthread_rwlock_destroy(&reg->lock);
+  pthread_mutex_destroy(&reg->disk_lock);
+  close(reg->dir_fd);
+  free(reg->dir_path);
+  free(reg);
+}
+
+/* Index of name, or where it would be inserted (with *found false). */
+static size_t find_slot(const wp_registry *reg, const char *name, size_t len, bool *found) {
+  size_t lo = 0, hi = reg->count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const char *other = reg->entries[mid].meta.name;
+    size_t other_len = strlen(other);
+    int cmp = memcmp(other, name, other_len < len ? other_len : len);
+    if (cmp == 0)
+      cmp = other_len < len ? -1 : other_len > len ? 1 : 0;
+    if (cmp == 0) {
+      *found = true;
+      return mid;
+    }
+    if (cmp < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = false;
+  return lo;
+}
+
+/* Publishes (taking over the caller's module reference); returns the module
+ * it replaced (to release outside the lock) or NULL. */
+static int publish(wp_registry *reg, wp_module *module, const wp_module_meta *meta,
+                   wp_module **replaced) {
+  *replaced = NULL;
+  pthread_rwlock_wrlock(&reg->lock);
+  bool found;
+  size_t at = find_slot(reg, meta->name, strlen(meta->name), &found);
+  if (found) {
+    *replaced = reg->entries[at].module;
+    reg->entries[at].module = module;
+    reg->entries[at].meta = *meta;
+    pthread_rwlock_unlock(&reg->lock);
+    return 0;
+  }
+  if (reg->count == reg->cap) {
+    size_t cap = reg->cap ? reg->cap * 2 : 16;
+    entry *grown = realloc(reg->entries, cap * sizeof *grown);
+    if (!grown) {
+      pthread_rwlock_unlock(&reg->lock);
+      return WP_ENOMEM;
+    }
+    reg->entries = grown;
+    reg->cap = cap;
+  }
+  memmove(&reg->entries[at + 1], &reg->entries[at], (reg->count - at) * sizeof(entry));
+  reg->entries[at].module = module;
+  reg->entries[at].meta = *meta;
+  reg->count++;
+  pthread_rwlock_unlock(&reg->lock);
+  return 0;
+}
+
+/* Writes name in module_dir through a temp file + fsync + rename. The
+ * directory itself is fsynced by the caller once all files are in place. */
+static int write_file_atomic(wp_registry *reg, const char *name, const void *data, size_t len) {
+  unsigned char rnd[6];
+  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+    memset(rnd, 0, sizeof rnd);
+  char tmp[WP_REGISTRY_NAME_MAX + 64];
+  snprintf(tmp, sizeof tmp, "%s%s.%02x%02x%02x%02x%02x%02x", TMP_PREFIX, name, rnd[0], rnd[1],
+           rnd[2], rnd[3], rnd[4], rnd[5]);
+  int fd = openat(reg->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -errno;
+  const char *p = data;
+  size_t left = len;
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int saved = errno;
+      close(fd);
+      unlinkat(reg->dir_fd, tmp, 0);
+      return -saved;
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    int saved = errno;
+    unlinkat(reg->dir_fd, tmp, 0);
+    return -saved;
+  }
+  if (renameat(reg->dir_fd, tmp, reg->dir_fd, name) != 0) {
+    int saved = errno;
+    unlinkat(reg->dir_fd, tmp, 0);
+    return -saved;
+  }
+  return 0;
+}
+
+static int persist(wp_registry *reg, const wp_module_meta *meta, const uint8_t *wasm,
+                   size_t wasm_len, wp_error *err) {
+  char file[WP_REGISTRY_NAME_MAX + 8];
+  snprintf(file, sizeof file, "%s.wasm", meta->name);
+  int rc = write_file_atomic(reg, file, wasm, wasm_len);
+  if (rc) {
+    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
+    return WP_EIO;
+  }
+  json_t *manifest =
+      json_pack("{s:s,s:s,s:I,s:I}", "name", meta->name, "sha256", meta->sha256, "size",
+                (json_int_t)meta->wasm_bytes, "deployed_at_ms", (json_int_t)meta->deployed_at_ms);
+  char *text = manifest ? json_dumps(manifest, JSON_INDENT(2)) : NULL;
+  json_decref(manifest);
+  if (!text) {
+    set_err(err, WP_ENOMEM, "out of memory");
+    return WP_ENOMEM;
+  }
+  snprintf(file, sizeof file, "%s.json", meta->name);
+  rc = write_file_atomic(reg, file, text, strlen(text));
+  free(text);
+  if (rc == 0 && fsync(reg->dir_fd) != 0)
+    rc = -errno;
+  if (rc) {
+    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
+    return WP_EIO;
+  }
+  return 0;
+}
+
+static int load_module(wp_registry *reg, const uint8_t *wasm, size_t wasm_len, wp_module **module,
+                       wp_module_meta *meta, wp_error *err) {
+  wp_module_options opts = {.allow_spectest = false, .linker = NULL};
+  uint64_t start = mono_us();
+  int rc = wp_module_load(reg->rt, wasm, wasm_len, &opts, module, err);
+  if (rc)
+    return rc;
+  meta->load_us = mono_us() - start;
+  meta->cache_hit = wp_module_cache_hit(*module);
+  meta->wasm_bytes = wasm_len;
+  snprintf(meta->sha256, sizeof meta->sha256, "%s", wp_module_hash(*module));
+  return 0;
+}
+
+int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
+                       size_t wasm_len, bool *replaced, wp_module_meta *meta_out, wp_error *err) {
+  *replaced = false;
+  if (!wp_registry_name_valid(name, name_len)) {
+    set_err(err, WP_EBAD_REQUEST,
+            "module name must be 1..%d bytes of [A-Za-z0-9._-] not starting with '.'",
+            WP_REGISTRY_NAME_MAX);
+    return WP_EBAD_REQUEST;
+  }
+  wp_module_meta meta;
+  memset(&meta, 0, sizeof meta);
+  memcpy(meta.name, name, name_len);
+  wp_module *module;
+  int rc = load_module(reg, wasm, wasm_len, &module, &meta, err);
+  if (rc)
+    return rc;
+  meta.deployed_at_ms = now_ms();
+
+  pthread_mutex_lock(&reg->disk_lock);
+  rc = persist(reg, &meta, wasm, wasm_len, err);
+  wp_module *old = NULL;
+  if (rc == 0) {
+    rc = publish(reg, module, &meta, &old);
+    if (rc)
+      set_err(err, rc, "out of memory");
+  }
+  pthread_mutex_unlock(&reg->disk_lock);
+  if (rc) {
+    wp_module_release(module);
+    return rc;
+  }
+  if (old) {
+    *replaced = true;
+    wp_module_release(old);
+  }
+  if (meta_out)
+    *meta_out = meta;
+  return 0;
+}
+
+int wp_registry_get(wp_registry *reg, const char *name, size_t name_len, wp_module **module,
+                    wp_module_meta *meta) {
+  pthread_rwlock_rdlock(&reg->lock);
+  bool found;
+  size_t at = find_slot(reg, name, name_len, &found);
+  if (!found) {
+    pthread_rwlock_unlock(&reg->lock);
+    return WP_ENO_MODULE;
+  }
+  wp_module_retain(reg->entries[at].module);
+  *module = reg->entries[at].module;
+  if (meta)
+    *meta = reg->entries[at].meta;
+  pthread_rwlock_unlock(&reg->lock);
+  return 0;
+}
+
+int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err) {
+  pthread_mutex_lock(&reg->disk_lock);
+  pthread_rwlock_wrlock(&reg->lock);
+  bool found;
+  size_t at = find_slot(reg, name, name_len, &found);
+  if (!found) {
+    pthread_rwlock_unlock(&reg->lock);
+    pthread_mutex_unlock(&reg->disk_lock);
+    set_err(err, WP_ENO_MODULE, "no module named %.*s", (int)name_len, name);
+    return WP_ENO_MODULE;
+  }
+  wp_module *module = reg->entries[at].module;
+  wp_module_meta meta = reg->entries[at].meta;
+  memmove(&reg->entries[at], &reg->entries[at + 1], (reg->count - at - 1) * sizeof(entry));
+  reg->count--;
+  pthread_rwlock_unlock(&reg->lock);
+
+  /* The manifest goes first: without it the module is not deployed, even if
+   * we stop before the binary is gone. */
+  int rc = 0;
+  char file[WP_REGISTRY_NAME_MAX + 8];
+  snprintf(file, sizeof file, "%s.json", meta.name);
+  if (unlinkat(reg->dir_fd, file, 0) != 0 && errno != ENOENT)
+    rc = -errno;
+  snprintf(file, sizeof file, "%s.wasm", meta.name);
+  if (rc == 0 && unlinkat(reg->dir_fd, file, 0) != 0 && errno != ENOENT)
+    rc = -errno;
+  if (rc == 0 && fsync(reg->dir_fd) != 0)
+    rc = -errno;
+  pthread_mutex_unlock(&reg->disk_lock);
+  wp_module_release(module);
+  if (rc) {
+    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
+    return WP_EIO;
+  }
+  return 0;
+}
+
+int wp_registry_list(wp_registry *reg, wp_registry_item **items, size_t *count) {
+  pthread_rwlock_rdlock(&reg->lock);
+  wp_registry_item *out = calloc(reg->count ? reg->count : 1, sizeof *out);
+  if (!out) {
+    pthread_rwlock_unlock(&reg->lock);
+    return WP_ENOMEM;
+  }
+  for (size_t i = 0; i < reg->count; i++) {
+    wp_module_retain(reg->entries[i].module);
+    out[i].module = reg->entries[i].module;
+    out[i].meta = reg->entries[i].meta;
+  }
+  *count = reg->count;
+  pthread_rwlock_unlock(&reg->lock);
+  *items = out;
+  return 0;
+}
+
+void wp_registry_list_free(wp_registry_item *items, size_t count) {
+  for (size_t i = 0; i < count; i++)
+    wp_module_release(items[i].module);
+  free(items);
+}
+
+size_t wp_registry_count(wp_registry *reg) {
+  pthread_rwlock_rdlock(&reg->lock);
+  size_t count = reg->count;
+  pthread_rwlock_unlock(&reg->lock);
+  return count;
+}
+
+/* Reads a whole file of module_dir into a malloc'd buffer. */
+static int read_file(wp_registry *reg, const char *name, uint8_t **data, size_t *len) {
+  int fd = openat(reg->dir_fd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int saved = errno;
+    close(fd);
+    return -saved;
+  }
+  uint8_t *buf = malloc((size_t)st.st_size + 1);
+  if (!buf) {
+    close(fd);
+    return -ENOMEM;
+  }
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  close(fd);
+  buf[got] = 0;
+  *data = buf;
+  *len = got;
+  return 0;
+}
+
+/* Loads one module from its manifest file name ("NAME.json"). */
+static int reload_one(wp_registry *reg, const char *manifest_file) {
+  size_t stem_len = strlen(manifest_file) - 5;
+  char name[WP_REGISTRY_NAME_MAX + 1];
+  if (!wp_registry_name_valid(manifest_file, stem_len)) {
+    wp_log_warn("registry_skip", "file=%s reason=\"not a module name\"", manifest_file);
+    return WP_EINVAL;
+  }
+  memcpy(name, manifest_file, stem_len);
+  name[stem_len] = '\0';
+
+  uint8_t *text;
+  size_t text_len;
+  int rc = read_file(reg, manifest_file, &text, &text_len);
+  if (rc) {
+    wp_log_error("registry_skip", "module=%s file=%s error=\"%s\"", name, manifest_file,
+                 strerror(-rc));
+    return WP_EIO;
+  }
+  json_error_t jerr;
+  json_t *manifest = json_loadb((const char *)text, text_len, 0, &jerr);
+  free(text);
+  const char *manifest_name = json_string_value(json_object_get(manifest, "name"));
+  if (!manifest || !manifest_name || strcmp(manifest_name, name) != 0) {
+    wp_log_error("registry_skip", "module=%s file=%s error=\"bad manifest\"", name, manifest_file);
+    json_decref(manifest);
+    return WP_EIO;
+  }
+  wp_module_meta meta;
+  memset(&meta, 0, sizeof meta);
+  snprintf(meta.name, sizeof meta.name, "%s", name);
+  meta.deployed_at_ms = json_integer_value(json_object_get(manifest, "deployed_at_ms"));
+  char want_sha[65];
+  snprintf(want_sha, sizeof want_sha, "%s",
+           json_string_value(json_object_get(manifest, "sha256"))
+               ? json_string_value(json_object_get(manifest, "sha256"))
+               : "");
+  json_decref(manifest);
+
+  char wasm_file[WP_REGISTRY_NAME_MAX + 8];
+  snprintf(wasm_file, sizeof wasm_file, "%s.wasm", name);
+  uint8_t *wasm;
+  size_t wasm_len;
+  rc = read_file(reg, wasm_file, &wasm, &wasm_len);
+  if (rc) {
+    wp_log_error("registry_skip", "module=%s file=%s error=\"%s\"", name, wasm_file, strerror(-rc));
+    return WP_EIO;
+  }
+  wp_module *module;
+  wp_error err = {0};
+  rc = load_module(reg, wasm, wasm_len, &module, &meta, &err);
+  free(wasm);
+  if (rc) {
+    wp_log_error("registry_skip", "module=%s code=%s error=\"%s\"", name, wp_err_name(rc),
+                 err.message);
+    return rc;
+  }
+  /* A crash between the two renames of a redeploy leaves the new binary
+   * with the old manifest; the binary is what was deployed last. */
+  if (strcmp(want_sha, meta.sha256) != 0)
+    wp_log_warn("registry_manifest_stale", "module=%s manifest_sha256=%s wasm_sha256=%s", name,
+                want_sha, meta.sha256);
+  wp_module *old;
+  rc = publish(reg, module, &meta, &old);
+  if (rc) {
+    wp_module_release(module);
+    return rc;
+  }
+  if (old)
+    wp_module_release(old);
+  wp_log_info("module_loaded", "module=%s bytes=%llu cache=%s load_us=%llu", name,
+              (unsigned long long)meta.wasm_bytes, meta.cache_hit ? "hit" : "miss",
+              (unsigned long long)meta.load_us);
+  return 0;
+}
+
+void wp_registry_reload(wp_registry *reg, size_t *loaded, size_t *failed) {
+  *loaded = *failed = 0;
+  int fd = dup(reg->dir_fd);
+  DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!dir) {
+    if (fd >= 0)
+      close(fd);
+    wp_log_error("registry_reload", "dir=%s error=\"%s\"", reg->dir_path, strerror(errno));
+    return;
+  }
+  rewinddir(dir);
+  struct dirent *de;
+  while ((de = readdir(dir)) != NULL) {
+    const char *file = de->d_name;
+    size_t len = strlen(file);
+    if (strncmp(file, TMP_PREFIX, sizeof TMP_PREFIX - 1) == 0) {
+      /* An interrupted deploy: never acknowledged, never renamed. */
+      unlinkat(reg->dir_fd, file, 0);
+      continue;
+    }
+    if (file[0] == '.' || len <= 5 || strcmp(file + len - 5, ".json") != 0)
+      continue;
+    if (reload_one(reg, file) == 0)
+      (*loaded)++;
+    else
+      (*failed)++;
+  }
+  closedir(dir);
+}

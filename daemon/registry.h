@@ -1,0 +1,87 @@
+/* registry.h — deployed modules by name, persisted in module_dir.
+ *
+ * A deploy compiles (or hits the compile cache) without any lock held, then
+ * writes NAME.wasm and NAME.json (the manifest) into module_dir, each through
+ * a temp file + fsync + rename, then fsyncs the directory, and only then
+ * publishes the module under its name. The manifest is the commit point: a
+ * module is deployed on disk exactly when NAME.json exists. At start-up
+ * wp_registry_reload() loads every manifested module again; wp_module_load()
+ * recompiles only when its cache misses.
+ *
+ * Readers (every request that names a module) take a read lock for a lookup
+ * and leave with their own module reference (wp_module_retain), so a delete
+ * or a redeploy never pulls a module out from under a running instance: the
+ * instance keeps its reference and the module is freed with the last one.
+ *
+ * Thread safety: every function may be called from any thread.
+ */
+#ifndef WP_DAEMON_REGISTRY_H
+#define WP_DAEMON_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "instance.h"
+
+#define WP_REGISTRY_NAME_MAX 128
+
+typedef struct wp_module_meta {
+  char name[WP_REGISTRY_NAME_MAX + 1];
+  char sha256[65];        /* hex of the Wasm bytes */
+  uint64_t wasm_bytes;    /* size of the binary */
+  int64_t deployed_at_ms; /* Unix time of the deploy (kept across restarts) */
+  bool cache_hit;         /* the last load found the compiled artifact cached */
+  uint64_t load_us;       /* how long the last load took */
+} wp_module_meta;
+
+typedef struct wp_registry wp_registry;
+
+/* Creates module_dir (mode 0700, parents too) when missing. The runtime is
+ * borrowed and must outlive the registry. WP_EIO with err filled when the
+ * directory cannot be made or opened. */
+int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err);
+/* Drops the registry's module references (instances may keep theirs). */
+void wp_registry_destroy(wp_registry *reg);
+
+/* Loads every module persisted in module_dir (blocking: call at start-up,
+ * before serving). A module that fails to load is logged and skipped (its
+ * files stay). Leftover temp files of an interrupted deploy are removed. */
+void wp_registry_reload(wp_registry *reg, size_t *loaded, size_t *failed);
+
+/* Compiles, persists and publishes a module under name, replacing any module
+ * of that name (*replaced says so). Slow: run it on a worker. WP_EBAD_REQUEST
+ * for an invalid name; wp_module_load()'s errors (WP_EMALFORMED,
+ * WP_EUNSUPPORTED, WP_EUNLINKABLE, WP_ECOMPILE...); WP_EIO when it cannot be
+ * persisted (the module is then not deployed). meta may be NULL. */
+int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
+                       size_t wasm_len, bool *replaced, wp_module_meta *meta, wp_error *err);
+
+/* Looks a module up: *module gets a new reference (wp_module_release it)
+ * and meta (may be NULL) its description. WP_ENO_MODULE. */
+int wp_registry_get(wp_registry *reg, const char *name, size_t name_len, wp_module **module,
+                    wp_module_meta *meta);
+
+/* Unpublishes and deletes its files. WP_ENO_MODULE; WP_EIO when the files
+ * cannot be removed (the module is unpublished anyway: the daemon stops
+ * serving it, and a restart would bring it back). */
+int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err);
+
+/* A consistent snapshot of every module, sorted by name, each with its own
+ * module reference. Free with wp_registry_list_free(). WP_ENOMEM. */
+typedef struct wp_registry_item {
+  wp_module *module;
+  wp_module_meta meta;
+} wp_registry_item;
+
+int wp_registry_list(wp_registry *reg, wp_registry_item **items, size_t *count);
+void wp_registry_list_free(wp_registry_item *items, size_t count);
+
+size_t wp_registry_count(wp_registry *reg);
+
+/* The rule for names (also the file names in module_dir): 1..128 bytes of
+ * [A-Za-z0-9._-], not starting with '.' (hidden and temp files in module_dir
+ * start with one). */
+bool wp_registry_name_valid(const char *name, size_t len);
+
+#endif /* WP_DAEMON_REGISTRY_H */

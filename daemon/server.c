@@ -1,0 +1,944 @@
+/* server.c — wasmpoold's connection layer on the libuv loop.
+ *
+ * Listening: a Unix socket (mode and owner from the config; a stale socket
+ * file from a dead daemon is removed, a live daemon makes start-up fail) and
+ * optionally TCP on loopback.
+ *
+ * Each connection owns an incremental parser (proto) and a FIFO of
+ * exchanges, one per request, in arrival order. Requests are dispatched as
+ * soon as they are parsed, so pipelined requests run concurrently on the
+ * workers, but answers leave strictly from the head of the FIFO: a finished
+ * answer behind an unfinished one waits (HTTP/1.1 pipelining order).
+ *
+ * Lifetimes: a connection is freed when both its handles (stream, timer)
+ * have closed. Closing detaches its exchanges: those a worker is running
+ * keep going and are freed when their done callback finds conn == NULL, so
+ * a worker result for a closed connection is dropped without touching it.
+ *
+ * One timer per connection serves both timeouts: the header timeout while a
+ * request is being received, the idle timeout while nothing is outstanding.
+ * While requests are being worked on no timer runs (the work has deadlines).
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Requests of one connection parsed and not yet answered; past it reading
+ * pauses, so one client cannot queue unbounded work by pipelining. */
+#define MAX_PIPELINE      32
+#define READ_BUFFER_BYTES 65536
+
+typedef union stream_handle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_pipe_t pipe;
+  uv_tcp_t tcp;
+} stream_handle;
+
+struct wp_conn {
+  stream_handle h; /* first: handle->data also works as a cast */
+  uv_timer_t timer;
+  wp_server *server;
+  bool is_unix;
+  wp_http_parser *parser;
+  wp_exchange *head, *tail;
+  size_t exchange_count;
+  int open_handles; /* 2 until both closes completed */
+  bool closing;     /* uv_close called */
+  bool reading;
+  bool input_done;          /* EOF, a parse error, or a response closing it */
+  bool shutting_down;       /* uv_shutdown queued: close after the writes */
+  bool request_timer_armed; /* the header timeout of the current request runs */
+  bool processing;          /* inside conn_process_input (no recursion) */
+  unsigned writes_pending;
+  wp_conn *prev, *next; /* server's list */
+  char read_buffer[READ_BUFFER_BYTES];
+};
+
+typedef struct write_req {
+  uv_write_t req;
+  wp_buf data;
+  wp_conn *conn;
+} write_req;
+
+struct wp_server {
+  wp_daemon *daemon;
+  stream_handle unix_listener;
+  stream_handle tcp_listener;
+  bool unix_open, tcp_open;
+  char *socket_path; /* unlinked at shutdown */
+  uv_timer_t reaper; /* idle long-lived instances */
+  uv_timer_t grace;  /* shutdown deadline */
+  bool reaper_running;
+  int open_handles; /* handles of the server itself (timers, listeners) */
+  wp_conn *conns;
+  uint64_t conn_count;
+  bool draining;
+  bool drained_called;
+  wp_server_drained_cb drained;
+};
+
+static void conn_close(wp_conn *conn);
+static void conn_flush(wp_conn *conn);
+static void conn_process_input(wp_conn *conn);
+static void check_drained(wp_server *server);
+
+uint64_t wp_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- Exchanges ----------------------------------------------------------- */
+
+static wp_exchange *exchange_new(wp_conn *conn, wp_request *req) {
+  wp_exchange *x = calloc(1, sizeof *x);
+  if (!x)
+    return NULL;
+  x->daemon = conn->server->daemon;
+  x->conn = conn;
+  x->req = req;
+  x->start_us = wp_now_us();
+  x->keep_alive = req ? req->keep_alive && !conn->server->draining : false;
+  wp_buf_init(&x->out);
+  if (conn->tail)
+    conn->tail->next = x;
+  else
+    conn->head = x;
+  conn->tail = x;
+  conn->exchange_count++;
+  return x;
+}
+
+static void exchange_free(wp_exchange *x) {
+  if (x->req)
+    wp_request_destroy(x->req);
+  wp_route_free(&x->route);
+  wp_buf_free(&x->out);
+  if (x->module)
+    wp_module_release(x->module);
+  if (x->live)
+    wp_live_instance_release(x->live);
+  if (x->json)
+    json_decref(x->json);
+  if (x->extra && x->extra_free)
+    x->extra_free(x->extra);
+  free(x->extra);
+  free(x);
+}
+
+/* Common tail of every respond: metrics, access log, hand back to the
+ * connection (or drop it when the client is gone). */
+static void exchange_answered(wp_exchange *x) {
+  x->answered = true;
+  uint64_t latency = wp_now_us() - x->start_us;
+  wp_metrics_record_request(x->daemon->metrics, (size_t)x->route.endpoint, x->status, latency);
+  if (wp_log_enabled(WP_LOG_DEBUG))
+    wp_log_debug("request", "method=%s path=%s endpoint=%s status=%d us=%llu",
+                 x->req ? x->req->method_name : "-", x->req ? x->req->path : "-",
+                 wp_endpoint_name(x->route.endpoint), x->status, (unsigned long long)latency);
+  if (!x->conn) {
+    exchange_free(x);
+    return;
+  }
+  conn_flush(x->conn);
+}
+
+void wp_exchange_respond(wp_exchange *x, int status, const char *content_type,
+                         const wp_header *headers, size_t header_count, const void *body,
+                         size_t body_len) {
+  wp_response resp = {
+      .status = status,
+      .content_type = content_type,
+      .keep_alive = x->keep_alive,
+      .head_only = x->route.head,
+      .headers = headers,
+      .header_count = header_count,
+      .body = body,
+      .body_len = body_len,
+  };
+  x->status = status;
+  wp_buf_reset(&x->out);
+  if (wp_response_write(&x->out, &resp) != 0) {
+    wp_buf_reset(&x->out);
+    x->status = 500;
+    x->keep_alive = false;
+    wp_response_write_error(&x->out, WP_ENOMEM, "cannot format the response", false, 0, 0);
+  }
+  exchange_answered(x);
+}
+
+void wp_exchange_respond_json(wp_exchange *x, int status, json_t *body) {
+  wp_buf text;
+  wp_buf_init(&text);
+  if (!body || wp_json_dump(&text, body) != 0) {
+    json_decref(body);
+    wp_buf_free(&text);
+    wp_exchange_respond_error(x, WP_ENOMEM, "cannot encode the answer");
+    return;
+  }
+  json_decref(body);
+  wp_exchange_respond(x, status, "application/json", NULL, 0, text.data, text.len);
+  wp_buf_free(&text);
+}
+
+void wp_exchange_respond_error(wp_exchange *x, int code, const char *message) {
+  x->status = wp_err_http_status(code);
+  wp_buf_reset(&x->out);
+  if (wp_response_write_error(&x->out, code, message, x->keep_alive, 1, x->route.allow) != 0) {
+    wp_buf_reset(&x->out);
+    wp_buf_append_str(&x->out, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                               "Connection: close\r\n\r\n");
+    x->keep_alive = false;
+    x->status = 500;
+  }
+  if (code == WP_EQUEUE_FULL || code == WP_EPOOL_EXHAUSTED)
+    wp_log_warn("overload", "code=%s endpoint=%s", wp_err_name(code),
+                wp_endpoint_name(x->route.endpoint));
+  exchange_answered(x);
+}
+
+static void exchange_work(wp_job *job) {
+  wp_exchange *x = (wp_exchange *)job;
+  x->work(x);
+}
+
+static void exchange_done(wp_job *job) {
+  wp_exchange *x = (wp_exchange *)job;
+  x->in_worker = false;
+  if (!x->conn) {
+    /* The client left while the worker ran: nobody to answer. */
+    exchange_free(x);
+    return;
+  }
+  x->finish(x);
+}
+
+bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
+                        void (*finish)(wp_exchange *x)) {
+  x->work = work;
+  x->finish = finish;
+  x->job.work = exchange_work;
+  x->job.done = exchange_done;
+  int rc = wp_work_queue_submit(x->daemon->queue, &x->job);
+  if (rc) {
+    wp_exchange_respond_error(x, rc,
+                              rc == WP_EQUEUE_FULL ? "request queue full, retry later" : NULL);
+    return false;
+  }
+  x->in_worker = true;
+  return true;
+}
+
+/* ---- Connections --------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status) {
+  write_req *w = (write_req *)req;
+  wp_conn *conn = w->conn;
+  conn->writes_pending--;
+  wp_buf_free(&w->data);
+  free(w);
+  if (status < 0 && !conn->closing) {
+    wp_log_debug("conn_write_failed", "error=\"%s\"", uv_strerror(status));
+    conn_close(conn);
+  }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  wp_conn *conn = req->data;
+  free(req);
+  conn_close(conn);
+}
+
+/* Half-closes after the queued writes (uv_shutdown waits for them), then
+ * closes: the client reads every answer before EOF. */
+static void conn_shutdown(wp_conn *conn) {
+  if (conn->shutting_down || conn->closing)
+    return;
+  conn->shutting_down = true;
+  conn->input_done = true;
+  if (conn->reading) {
+    uv_read_stop(&conn->h.stream);
+    conn->reading = false;
+  }
+  uv_timer_stop(&conn->timer);
+  uv_shutdown_t *req = malloc(sizeof *req);
+  if (!req) {
+    conn_close(conn);
+    return;
+  }
+  req->data = conn;
+  if (uv_shutdown(req, &conn->h.stream, on_shutdown) != 0) {
+    free(req);
+    conn_close(conn);
+  }
+}
+
+static void conn_write(wp_conn *conn, wp_buf *data) {
+  write_req *w = malloc(sizeof *w);
+  if (!w) {
+    wp_buf_free(data);
+    conn_close(conn);
+    return;
+  }
+  w->data = *data; /* moves the bytes */
+  wp_buf_init(data);
+  w->conn = conn;
+  uv_buf_t buf = uv_buf_init(w->data.data, (unsigned)w->data.len);
+  conn->writes_pending++;
+  int rc = uv_write(&w->req, &conn->h.stream, &buf, 1, on_write);
+  if (rc != 0) {
+    conn->writes_pending--;
+    wp_buf_free(&w->data);
+    free(w);
+    conn_close(conn);
+  }
+}
+
+static void on_timer(uv_timer_t *timer);
+
+static void conn_arm_timer(wp_conn *conn) {
+  if (conn->closing || conn->shutting_down)
+    return;
+  const wp_config_server *cfg = &conn->server->daemon->cfg->server;
+  if (conn->exchange_count > 0) {
+    uv_timer_stop(&conn->timer);
+    conn->request_timer_armed = false;
+    return;
+  }
+  if (wp_http_parser_in_request(conn->parser)) {
+    /* Fixed from the request's first byte: a client trickling bytes does
+     * not get to hold the connection forever. */
+    if (!conn->request_timer_armed) {
+      conn->request_timer_armed = true;
+      if (cfg->header_timeout_ms)
+        uv_timer_start(&conn->timer, on_timer, cfg->header_timeout_ms, 0);
+      else
+        uv_timer_stop(&conn->timer);
+    }
+    return;
+  }
+  conn->request_timer_armed = false;
+  if (cfg->idle_timeout_ms)
+    uv_timer_start(&conn->timer, on_timer, cfg->idle_timeout_ms, 0);
+  else
+    uv_timer_stop(&conn->timer);
+}
+
+static void on_timer(uv_timer_t *timer) {
+  wp_conn *conn = timer->data;
+  if (conn->closing || conn->shutting_down || conn->exchange_count > 0)
+    return;
+  if (wp_http_parser_in_request(conn->parser)) {
+    wp_log_info("conn_timeout", "kind=header");
+    wp_buf out;
+    wp_buf_init(&out);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", wp_err_name(WP_EBAD_REQUEST),
+                             "message", "request not received within header_timeout");
+    wp_buf text;
+    wp_buf_init(&text);
+    wp_json_dump(&text, body);
+    json_decref(body);
+    wp_response resp = {.status = 408,
+                        .content_type = "application/json",
+                        .keep_alive = false,
+                        .body = text.data,
+                        .body_len = text.len};
+    wp_response_write(&out, &resp);
+    wp_buf_free(&text);
+    conn_write(conn, &out);
+    wp_buf_free(&out);
+    conn_shutdown(conn);
+    return;
+  }
+  wp_log_debug("conn_timeout", "kind=idle");
+  conn_close(conn);
+}
+
+static void on_conn_closed(uv_handle_t *handle) {
+  wp_conn *conn = handle->data;
+  if (--conn->open_handles > 0)
+    return;
+  wp_http_parser_destroy(conn->parser);
+  free(conn);
+}
+
+static void conn_close(wp_conn *conn) {
+  if (conn->closing)
+    return;
+  conn->closing = true;
+  /* Detach the exchanges: those on a worker finish there and are freed by
+   * their done callback; the rest go now. */
+  wp_exchange *x = conn->head;
+  while (x) {
+    wp_exchange *next = x->next;
+    x->next = NULL;
+    x->conn = NULL;
+    if (!x->in_worker)
+      exchange_free(x);
+    x = next;
+  }
+  conn->head = conn->tail = NULL;
+  conn->exchange_count = 0;
+  if (conn->reading)
+    uv_read_stop(&conn->h.stream);
+  conn->reading = false;
+  uv_timer_stop(&conn->timer);
+  uv_close(&conn->h.handle, on_conn_closed);
+  uv_close((uv_handle_t *)&conn->timer, on_conn_closed);
+
+  wp_server *server = conn->server;
+  if (conn->prev)
+    conn->prev->next = conn->next;
+  else
+    server->conns = conn->next;
+  if (conn->next)
+    conn->next->prev = conn->prev;
+  server->conn_count--;
+  check_drained(server);
+}
+
+/* Writes every answered exchange at the head of the FIFO, in order. */
+static void conn_flush(wp_conn *conn) {
+  bool closes = false;
+  while (!conn->closing && conn->head && conn->head->answered) {
+    wp_exchange *x = conn->head;
+    conn->head = x->next;
+    if (!conn->head)
+      conn->tail = NULL;
+    conn->exchange_count--;
+    closes = !x->keep_alive;
+    conn_write(conn, &x->out);
+    exchange_free(x);
+    if (closes)
+      break;
+  }
+  if (conn->closing)
+    return;
+  if (closes) {
+    /* Later pipelined requests of a closing connection are not answered
+     * (the client was told the connection ends here). */
+    wp_exchange *x = conn->head;
+    while (x) {
+      wp_exchange *next = x->next;
+      x->conn = NULL;
+      x->next = NULL;
+      if (!x->in_worker)
+        exchange_free(x);
+      x = next;
+    }
+    conn->head = conn->tail = NULL;
+    conn->exchange_count = 0;
+    conn_shutdown(conn);
+    return;
+  }
+  if (conn->exchange_count == 0 && conn->input_done) {
+    conn_shutdown(conn);
+    return;
+  }
+  if (conn->exchange_count == 0 && conn->server->draining &&
+      !wp_http_parser_in_request(conn->parser)) {
+    conn_shutdown(conn);
+    return;
+  }
+  conn_process_input(conn);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  wp_conn *conn = handle->data;
+  *buf = uv_buf_init(conn->read_buffer, sizeof conn->read_buffer);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  wp_conn *conn = stream->data;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    if (nread != UV_EOF)
+      wp_log_debug("conn_read_failed", "error=\"%s\"", uv_strerror((int)nread));
+    /* EOF: a client that half-closed after its requests still gets the
+     * answers; anything else (reset, mid-request EOF) ends it now. */
+    if (nread == UV_EOF && conn->exchange_count > 0 && !wp_http_parser_in_request(conn->parser)) {
+      uv_read_stop(stream);
+      conn->reading = false;
+      conn->input_done = true;
+      return;
+    }
+    conn_close(conn);
+    return;
+  }
+  /* A parse error is sticky and reported through wp_http_parser_next. */
+  wp_http_parser_feed(conn->parser, buf->base, (size_t)nread);
+  conn_process_input(conn);
+}
+
+static void dispatch(wp_exchange *x) {
+  wp_request *req = x->req;
+  int rc = wp_route_match(req->method, req->path, req->path_len, &x->route);
+  if (rc) {
+    const char *message = NULL;
+    char why[128];
+    if (rc == WP_ENOT_FOUND) {
+      snprintf(why, sizeof why, "no route for %s %.64s", req->method_name, req->path);
+      message = why;
+    }
+    wp_exchange_respond_error(x, rc, message);
+    return;
+  }
+  if (x->daemon->shutting_down) {
+    x->keep_alive = false;
+    wp_exchange_respond_error(x, WP_ESHUTTING_DOWN, NULL);
+    return;
+  }
+  wp_handle(x);
+}
+
+static void conn_process_input(wp_conn *conn) {
+  /* An answer given synchronously by dispatch() flushes, and the flush asks
+   * for more input: the loop below is already doing that. */
+  if (conn->processing)
+    return;
+  conn->processing = true;
+  while (!conn->closing && !conn->input_done && conn->exchange_count < MAX_PIPELINE) {
+    wp_request *req = NULL;
+    int rc = wp_http_parser_next(conn->parser, &req);
+    if (rc == 0)
+      break;
+    if (rc < 0) {
+      /* The byte stream is unusable past this point: answer and close. */
+      conn->input_done = true;
+      wp_exchange *x = exchange_new(conn, NULL);
+      if (!x) {
+        conn->processing = false;
+        conn_close(conn);
+        return;
+      }
+      const char *why = wp_http_parser_error_message(conn->parser);
+      conn->processing = false;
+      wp_exchange_respond_error(x, rc, why && why[0] ? why : NULL);
+      return;
+    }
+    conn->request_timer_armed = false;
+    wp_exchange *x = exchange_new(conn, req);
+    if (!x) {
+      wp_request_destroy(req);
+      conn->processing = false;
+      conn_close(conn);
+      return;
+    }
+    dispatch(x);
+  }
+  conn->processing = false;
+  if (conn->closing || conn->shutting_down)
+    return;
+  bool want_read = !conn->input_done && conn->exchange_count < MAX_PIPELINE;
+  if (want_read && !conn->reading) {
+    if (uv_read_start(&conn->h.stream, on_alloc, on_read) == 0)
+      conn->reading = true;
+  } else if (!want_read && conn->reading) {
+    uv_read_stop(&conn->h.stream);
+    conn->reading = false;
+  }
+  /* 100 Continue only when it cannot interleave with an earlier answer. */
+  if (wp_http_parser_take_continue(conn->parser) && conn->exchange_count == 0) {
+    wp_buf cont;
+    wp_buf_init(&cont);
+    wp_buf_append_str(&cont, "HTTP/1.1 100 Continue\r\n\r\n");
+    conn_write(conn, &cont);
+    wp_buf_free(&cont);
+  }
+  conn_arm_timer(conn);
+}
+
+/* Accepted, but refused before reading anything: answer and close. */
+static void conn_reject(wp_conn *conn, int code, const char *message) {
+  conn->input_done = true;
+  wp_exchange *x = exchange_new(conn, NULL);
+  if (!x) {
+    conn_close(conn);
+    return;
+  }
+  wp_exchange_respond_error(x, code, message);
+}
+
+static bool peer_allowed(wp_conn *conn, uid_t *uid_out) {
+  const wp_config_server *cfg = &conn->server->daemon->cfg->server;
+  if (!conn->is_unix || cfg->allowed_uid_count == 0)
+    return true;
+  uv_os_fd_t fd;
+  if (uv_fileno(&conn->h.handle, &fd) != 0)
+    return false;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return false;
+  *uid_out = cred.uid;
+  for (size_t i = 0; i < cfg->allowed_uid_count; i++)
+    if (cfg->allowed_uids[i] == cred.uid)
+      return true;
+  return false;
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  wp_server *server = listener->data;
+  wp_daemon *d = server->daemon;
+  if (status < 0) {
+    wp_log_warn("accept_failed", "error=\"%s\"", uv_strerror(status));
+    return;
+  }
+  wp_conn *conn = calloc(1, sizeof *conn);
+  if (!conn)
+    return; /* the kernel keeps it in the backlog; we retry on the next event */
+  conn->server = server;
+  conn->is_unix = listener == &server->unix_listener.stream;
+  wp_http_limits limits = {.max_header_bytes = d->cfg->server.max_header_bytes,
+                           .max_body_bytes = d->cfg->server.max_body_bytes};
+  if (wp_http_parser_create(&limits, &conn->parser) != 0) {
+    free(conn);
+    return;
+  }
+  if (conn->is_unix)
+    uv_pipe_init(d->loop, &conn->h.pipe, 0);
+  else
+    uv_tcp_init(d->loop, &conn->h.tcp);
+  uv_timer_init(d->loop, &conn->timer);
+  conn->h.handle.data = conn;
+  conn->timer.data = conn;
+  conn->open_handles = 2;
+  conn->next = server->conns;
+  if (server->conns)
+    server->conns->prev = conn;
+  server->conns = conn;
+  server->conn_count++;
+  if (uv_accept(listener, &conn->h.stream) != 0) {
+    conn_close(conn);
+    return;
+  }
+  if (!conn->is_unix)
+    uv_tcp_nodelay(&conn->h.tcp, 1);
+
+  uid_t uid = 0;
+  if (!peer_allowed(conn, &uid)) {
+    wp_log_warn("peer_refused", "uid=%u", (unsigned)uid);
+    conn_reject(conn, WP_EFORBIDDEN, "peer uid not in server.allowed_uids");
+    return;
+  }
+  if (server->conn_count > d->cfg->server.max_connections) {
+    wp_log_warn("conn_limit", "max_connections=%u", d->cfg->server.max_connections);
+    conn_reject(conn, WP_EQUEUE_FULL, "too many connections (server.max_connections)");
+    return;
+  }
+  conn_process_input(conn);
+}
+
+/* ---- Listening ----------------------------------------------------------- */
+
+static void on_server_handle_closed(uv_handle_t *handle) {
+  wp_server *server = handle->data;
+  if (--server->open_handles == 0 && server->drained_called)
+    free(server);
+}
+
+/* A socket file left by a daemon that died is removed; one a live daemon
+ * answers on makes us refuse to start (two daemons on one path would steal
+ * each other's clients); anything that is not a socket is left alone. */
+int wp_server_check_socket(const char *path, char *why, size_t why_len) {
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    if (errno == ENOENT)
+      return 0;
+    snprintf(why, why_len, "%s: %s", path, strerror(errno));
+    return WP_ESYS;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    snprintf(why, why_len, "%s exists and is not a socket; not removing it", path);
+    return WP_ECONFLICT;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(why, why_len, "socket: %s", strerror(errno));
+    return WP_ESYS;
+  }
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+  int rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+  int saved = errno;
+  close(fd);
+  if (rc == 0) {
+    snprintf(why, why_len, "another daemon is listening on %s", path);
+    return WP_ECONFLICT;
+  }
+  if (saved != ECONNREFUSED && saved != ENOENT) {
+    snprintf(why, why_len, "%s: cannot tell whether it is stale: %s", path, strerror(saved));
+    return WP_ESYS;
+  }
+  if (unlink(path) != 0 && errno != ENOENT) {
+    snprintf(why, why_len, "%s: cannot remove stale socket: %s", path, strerror(errno));
+    return WP_ESYS;
+  }
+  wp_log_info("stale_socket_removed", "path=%s", path);
+  return 0;
+}
+
+static int chown_socket(const wp_config_server *cfg, char *why, size_t why_len) {
+  if (!cfg->socket_owner && !cfg->socket_group)
+    return 0;
+  uid_t uid = (uid_t)-1;
+  gid_t gid = (gid_t)-1;
+  if (cfg->socket_owner) {
+    struct passwd *pw = getpwnam(cfg->socket_owner);
+    if (!pw) {
+      snprintf(why, why_len, "server.socket_owner: no user named %s", cfg->socket_owner);
+      return WP_ECONFIG;
+    }
+    uid = pw->pw_uid;
+  }
+  if (cfg->socket_group) {
+    struct group *gr = getgrnam(cfg->socket_group);
+    if (!gr) {
+      snprintf(why, why_len, "server.socket_group: no group named %s", cfg->socket_group);
+      return WP_ECONFIG;
+    }
+    gid = gr->gr_gid;
+  }
+  if (chown(cfg->socket_path, uid, gid) != 0) {
+    snprintf(why, why_len, "chown %s: %s", cfg->socket_path, strerror(errno));
+    return WP_ESYS;
+  }
+  return 0;
+}
+
+static int listen_unix(wp_server *server, char *why, size_t why_len) {
+  wp_daemon *d = server->daemon;
+  const wp_config_server *cfg = &d->cfg->server;
+  struct sockaddr_un probe;
+  if (strlen(cfg->socket_path) >= sizeof probe.sun_path) {
+    snprintf(why, why_len, "server.socket_path: longer than %zu bytes", sizeof probe.sun_path - 1);
+    return WP_ECONFIG;
+  }
+  int rc = wp_server_check_socket(cfg->socket_path, why, why_len);
+  if (rc)
+    return rc;
+  uv_pipe_init(d->loop, &server->unix_listener.pipe, 0);
+  server->unix_listener.handle.data = server;
+  server->unix_open = true;
+  server->open_handles++;
+  /* Created owner-only, then widened to socket_mode: no window in which the
+   * socket is more open than configured. Start-up is single-threaded here
+   * as far as file creation goes (workers are idle). */
+  mode_t old_mask = umask(0177);
+  rc = uv_pipe_bind(&server->unix_listener.pipe, cfg->socket_path);
+  umask(old_mask);
+  if (rc != 0) {
+    snprintf(why, why_len, "bind %s: %s", cfg->socket_path, uv_strerror(rc));
+    return WP_ESYS;
+  }
+  server->socket_path = strdup(cfg->socket_path);
+  if (chmod(cfg->socket_path, (mode_t)cfg->socket_mode) != 0) {
+    snprintf(why, why_len, "chmod %s: %s", cfg->socket_path, strerror(errno));
+    return WP_ESYS;
+  }
+  rc = chown_socket(cfg, why, why_len);
+  if (rc)
+    return rc;
+  rc = uv_listen(&server->unix_listener.stream, 511, on_connection);
+  if (rc != 0) {
+    snprintf(why, why_len, "listen %s: %s", cfg->socket_path, uv_strerror(rc));
+    return WP_ESYS;
+  }
+  wp_log_info("listening", "socket=%s mode=%04o", cfg->socket_path, cfg->socket_mode);
+  return 0;
+}
+
+static int listen_tcp(wp_server *server, char *why, size_t why_len) {
+  wp_daemon *d = server->daemon;
+  const wp_config_server *cfg = &d->cfg->server;
+  if (!cfg->tcp_host)
+    return 0;
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+    struct sockaddr_storage storage;
+  } addr;
+  if (uv_ip4_addr(cfg->tcp_host, cfg->tcp_port, &addr.in4) != 0 &&
+      uv_ip6_addr(cfg->tcp_host, cfg->tcp_port, &addr.in6) != 0) {
+    snprintf(why, why_len, "server.tcp_listen: bad address %s", cfg->tcp_host);
+    return WP_ECONFIG;
+  }
+  uv_tcp_init(d->loop, &server->tcp_listener.tcp);
+  server->tcp_listener.handle.data = server;
+  server->tcp_open = true;
+  server->open_handles++;
+  int rc = uv_tcp_bind(&server->tcp_listener.tcp, &addr.sa, 0);
+  if (rc == 0)
+    rc = uv_listen(&server->tcp_listener.stream, 511, on_connection);
+  if (rc != 0) {
+    snprintf(why, why_len, "server.tcp_listen %s: %s", cfg->tcp_listen, uv_strerror(rc));
+    return WP_ESYS;
+  }
+  int len = sizeof addr;
+  uv_tcp_getsockname(&server->tcp_listener.tcp, &addr.sa, &len);
+  char host[64] = "?";
+  int port = 0;
+  if (addr.sa.sa_family == AF_INET) {
+    uv_ip4_name(&addr.in4, host, sizeof host);
+    port = ntohs(addr.in4.sin_port);
+  } else {
+    uv_ip6_name(&addr.in6, host, sizeof host);
+    port = ntohs(addr.in6.sin6_port);
+  }
+  wp_log_info("listening", "tcp=%s:%d", host, port);
+  if (cfg->allowed_uid_count)
+    wp_log_warn("tcp_unchecked", "server.allowed_uids applies to the Unix socket only");
+  return 0;
+}
+
+static void on_reap(uv_timer_t *timer) {
+  wp_server *server = timer->data;
+  wp_daemon *d = server->daemon;
+  size_t n = wp_instance_table_reap_idle(d->instances, d->cfg->server.instance_idle_timeout_ms);
+  if (n)
+    wp_log_info("instances_reaped", "count=%zu idle_ms=%llu", n,
+                (unsigned long long)d->cfg->server.instance_idle_timeout_ms);
+}
+
+int wp_server_start(wp_daemon *d, char *why, size_t why_len) {
+  wp_server *server = calloc(1, sizeof *server);
+  if (!server) {
+    snprintf(why, why_len, "out of memory");
+    return WP_ENOMEM;
+  }
+  server->daemon = d;
+  d->server = server;
+  uv_timer_init(d->loop, &server->reaper);
+  uv_timer_init(d->loop, &server->grace);
+  server->reaper.data = server;
+  server->grace.data = server;
+  server->open_handles += 2;
+  uint64_t idle = d->cfg->server.instance_idle_timeout_ms;
+  if (idle) {
+    uint64_t every = idle / 4;
+    every = every < 100 ? 100 : every > 60000 ? 60000 : every;
+    uv_timer_start(&server->reaper, on_reap, every, every);
+    server->reaper_running = true;
+  }
+  int rc = listen_unix(server, why, why_len);
+  if (rc == 0)
+    rc = listen_tcp(server, why, why_len);
+  return rc;
+}
+
+uint64_t wp_server_connection_count(const wp_daemon *d) {
+  return d->server ? d->server->conn_count : 0;
+}
+
+/* ---- Shutdown ------------------------------------------------------------ */
+
+static void finish_drain(wp_server *server, bool clean) {
+  if (server->drained_called)
+    return;
+  server->drained_called = true;
+  uv_timer_stop(&server->grace);
+  server->drained(server->daemon, clean);
+}
+
+static void check_drained(wp_server *server) {
+  if (!server->draining || server->drained_called)
+    return;
+  if (server->conn_count == 0 && wp_work_queue_outstanding(server->daemon->queue) == 0)
+    finish_drain(server, true);
+}
+
+static void on_grace_expired(uv_timer_t *timer) {
+  wp_server *server = timer->data;
+  size_t outstanding = wp_work_queue_outstanding(server->daemon->queue);
+  wp_log_warn("shutdown_grace_expired", "connections=%llu jobs=%zu",
+              (unsigned long long)server->conn_count, outstanding);
+  while (server->conns)
+    conn_close(server->conns);
+  if (!server->drained_called)
+    finish_drain(server, outstanding == 0);
+}
+
+static void on_drain_poll(uv_timer_t *timer);
+
+void wp_server_shutdown(wp_daemon *d, wp_server_drained_cb drained) {
+  wp_server *server = d->server;
+  if (server->draining)
+    return;
+  server->draining = true;
+  server->drained = drained;
+  d->shutting_down = true;
+  if (server->unix_open) {
+    server->unix_open = false;
+    uv_close(&server->unix_listener.handle, on_server_handle_closed);
+  }
+  if (server->tcp_open) {
+    server->tcp_open = false;
+    uv_close(&server->tcp_listener.handle, on_server_handle_closed);
+  }
+  if (server->socket_path) {
+    unlink(server->socket_path);
+    free(server->socket_path);
+    server->socket_path = NULL;
+  }
+  wp_work_queue_stop(d->queue);
+  /* Connections with nothing in flight close now; the others after their
+   * last answer (conn_flush sees draining). */
+  wp_conn *conn = server->conns;
+  while (conn) {
+    wp_conn *next = conn->next;
+    conn->input_done = true;
+    if (conn->exchange_count == 0)
+      conn_close(conn);
+    else if (conn->reading) {
+      uv_read_stop(&conn->h.stream);
+      conn->reading = false;
+    }
+    conn = next;
+  }
+  uv_timer_start(&server->grace, on_grace_expired, d->cfg->server.shutdown_grace_ms, 0);
+  /* Jobs of closed connections finish without touching any connection, so
+   * poll for the queue to empty too. */
+  uv_timer_start(&server->reaper, on_drain_poll, 10, 10);
+  check_drained(server);
+}
+
+static void on_drain_poll(uv_timer_t *timer) {
+  check_drained(timer->data);
+}
+
+void wp_server_destroy(wp_daemon *d) {
+  wp_server *server = d->server;
+  if (!server)
+    return;
+  d->server = NULL;
+  while (server->conns)
+    conn_close(server->conns);
+  if (server->unix_open)
+    uv_close(&server->unix_listener.handle, on_server_handle_closed);
+  if (server->tcp_open)
+    uv_close(&server->tcp_listener.handle, on_server_handle_closed);
+  server->unix_open = server->tcp_open = false;
+  if (server->socket_path) {
+    unlink(server->socket_path);
+    free(server->socket_path);
+    server->socket_path = NULL;
+  }
+  server->drained_called = true; /* lets the last close callback free it */
+  uv_close((uv_handle_t *)&server->reaper, on_server_handle_closed);
+  uv_close((uv_handle_t *)&server->grace, on_server_handle_closed);
+}
