@@ -567,18 +567,77 @@ static int find_table(const char *name, size_t length) {
   return -1;
 }
 
+/* Edit distance of two short names, for "did you mean" hints; names longer
+ * than 63 bytes are never close to a key. */
+static size_t edit_distance(const char *a, size_t a_len, const char *b) {
+  size_t b_len = strlen(b);
+  if (a_len > 63 || b_len > 63)
+    return SIZE_MAX;
+  size_t row[64], next[64];
+  for (size_t j = 0; j <= b_len; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= a_len; i++) {
+    next[0] = i;
+    for (size_t j = 1; j <= b_len; j++) {
+      size_t replace = row[j - 1] + (a[i - 1] != b[j - 1]);
+      size_t remove = row[j] + 1, insert = next[j - 1] + 1;
+      next[j] = replace < remove ? (replace < insert ? replace : insert)
+                                 : (remove < insert ? remove : insert);
+    }
+    memcpy(row, next, (b_len + 1) * sizeof(row[0]));
+  }
+  return row[b_len];
+}
+
+/* A typo is at most two edits away, and fewer than a third of the name. */
+static bool is_close(const char *name, size_t length, const char *candidate) {
+  size_t d = edit_distance(name, length, candidate);
+  return d <= 2 && d * 3 < length;
+}
+
+/* " (did you mean server.workers?)", " (workers belongs in [server])" or "". */
+static void key_hint(int table, const char *name, size_t length, char *buf, size_t len) {
+  buf[0] = '\0';
+  for (size_t i = 0; i < KEY_COUNT; i++) {
+    if ((int)keys[i].table != table && strlen(keys[i].name) == length &&
+        memcmp(keys[i].name, name, length) == 0) {
+      snprintf(buf, len, " (%s belongs in [%s])", keys[i].name, table_names[keys[i].table]);
+      return;
+    }
+  }
+  for (size_t i = 0; i < KEY_COUNT; i++) {
+    if ((int)keys[i].table == table && is_close(name, length, keys[i].name)) {
+      snprintf(buf, len, " (did you mean %s.%s?)", table_names[table], keys[i].name);
+      return;
+    }
+  }
+}
+
+static int unknown_table(load_state *st, const wp__toml_node *node, const char *shown) {
+  char hint[96];
+  if (node->type != WP__TOML_TABLE) {
+    key_hint(-1, node->key, node->key_length, hint, sizeof(hint));
+    if (hint[0] != '\0')
+      return report(st, node->line, shown, "unknown key%s", hint);
+    return report(st, node->line, shown,
+                  "unknown key (keys belong in [pool], [server], [runtime] or [log])");
+  }
+  for (int t = 0; t < TABLE_COUNT; t++) {
+    if (is_close(node->key, node->key_length, table_names[t]))
+      return report(st, node->line, shown, "unknown table (did you mean [%s]?)", table_names[t]);
+  }
+  return report(st, node->line, shown,
+                "unknown table (the tables are [pool], [server], [runtime], [log])");
+}
+
 static int walk(load_state *st, const wp__toml_node *root, wp_daemon_config *cfg) {
   for (size_t i = 0; i < root->child_count; i++) {
     const wp__toml_node *table = &root->children[i];
     char shown[80];
     sanitize(table->key, table->key_length, shown, sizeof(shown));
     int t = find_table(table->key, table->key_length);
-    if (t < 0) {
-      return report(st, table->line, shown,
-                    table->type == WP__TOML_TABLE
-                        ? "unknown table (the tables are [pool], [server], [runtime], [log])"
-                        : "unknown key (keys belong in [pool], [server], [runtime] or [log])");
-    }
+    if (t < 0)
+      return unknown_table(st, table, shown);
     if (table->type != WP__TOML_TABLE) {
       return report(st, table->line, shown, "expected a table, got %s",
                     wp__toml_type_name(table->type));
@@ -592,10 +651,11 @@ static int walk(load_state *st, const wp__toml_node *root, wp_daemon_config *cfg
       const wp__toml_node *v = &table->children[j];
       const key_desc *k = find_key((table_id)t, v->key, v->key_length);
       if (k == NULL) {
-        char key[200], name[80];
+        char key[200], name[80], hint[96];
         sanitize(v->key, v->key_length, name, sizeof(name));
         snprintf(key, sizeof(key), "%s.%s", table_names[t], name);
-        return report(st, v->line, key, "unknown key");
+        key_hint(t, v->key, v->key_length, hint, sizeof(hint));
+        return report(st, v->line, key, "unknown key%s", hint);
       }
       st->key_line[key_index(k)] = v->line;
       int rc = read_value(st, k, v, cfg);

@@ -354,17 +354,22 @@ static void expect_errors(const error_case *cases, size_t count) {
 Test(config, unknown_keys_and_tables) {
   static const error_case cases[] = {
       {"[pool]\ntotal_instances = 5\nmax_memory_sise = 1\n",
-       "t.toml:3: pool.max_memory_sise: unknown key"},
-      {"# c\n\n[poool]\nx = 1\n",
-       "t.toml:3: poool: unknown table (the tables are [pool], [server], [runtime], [log])"},
-      {"workers = 4\n",
-       "t.toml:1: workers: unknown key (keys belong in [pool], [server], [runtime] or [log])"},
+       "t.toml:3: pool.max_memory_sise: unknown key (did you mean pool.max_memory_size?)"},
+      {"# c\n\n[poool]\nx = 1\n", "t.toml:3: poool: unknown table (did you mean [pool]?)"},
+      {"workers = 4\n", "t.toml:1: workers: unknown key (workers belongs in [server])"},
       {"[server]\nworkers = 1\n[server.extra]\na = 1\n", "t.toml:3: server.extra: unknown key"},
       {"[log]\nlevel = \"info\"\n[pool]\ntable_element_bytes = 8\n",
        "t.toml:4: pool.table_element_bytes: unknown key"},
       /* The earliest problem in the file wins, not the alphabetically first. */
       {"[runtime]\nzzz = 1\naaa = 2\n", "t.toml:2: runtime.zzz: unknown key"},
       {"[server]\n\"bad\\nkey\" = 1\n", "t.toml:2: server.bad?key: unknown key"},
+      {"[pool]\nworkers = 2\n",
+       "t.toml:2: pool.workers: unknown key (workers belongs in [server])"},
+      {"[cache]\nsize = 1\n",
+       "t.toml:1: cache: unknown table (the tables are [pool], [server], [runtime], [log])"},
+      {"debug = true\n",
+       "t.toml:1: debug: unknown key (keys belong in [pool], [server], [runtime] or [log])"},
+      {"[sever]\n", "t.toml:1: sever: unknown table (did you mean [server]?)"},
   };
   expect_errors(cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -516,7 +521,8 @@ Test(config, load_reports_the_file_name) {
   snprintf(path, sizeof(path), "%s/tests/daemon/fixtures/unknown_key.toml", WP_SOURCE_DIR);
   cr_assert_eq(wp_config_load(path, &cfg, err, sizeof(err)), WP_ECONFIG, "%s", err);
   char want[1100];
-  snprintf(want, sizeof(want), "%s:5: server.wokers: unknown key", path);
+  snprintf(want, sizeof(want), "%s:5: server.wokers: unknown key (did you mean server.workers?)",
+           path);
   cr_expect_str_eq(err, want);
 
   snprintf(path, sizeof(path), "%s/tests/daemon/fixtures/syntax_error.toml", WP_SOURCE_DIR);
