@@ -192,9 +192,12 @@ void wp__module_info_free(wp__module_info *info);
 /* Signature of function `func_index` (imports first). NULL if out of range. */
 const wp__functype *wp__module_func_type(const wp__module_info *info, uint32_t func_index);
 
-/* The names of imports the host does not provide. provides(module, field,
- * import, ctx) answers for one import. Returns the number missing and, when
- * missing_text is not NULL, writes "module.field, module.field, ..." into it. */
+/* The names of imports the host does not provide. provides(import, ctx)
+ * answers for one import (its module and field names are in the import).
+ * Returns the number missing and, when missing_text is not NULL, writes
+ * "module.field, module.field, ..." into it: bytes outside printable ASCII
+ * and the backslash are written \XX (hex); always NUL-terminated, and a list
+ * that does not fit ends in "...". */
 typedef bool (*wp__import_provider)(const wp__import *import, void *ctx);
 uint32_t wp__module_missing_imports(const wp__module_info *info, wp__import_provider provides,
                                     void *ctx, char *missing_text, size_t missing_len);

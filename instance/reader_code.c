@@ -41,6 +41,13 @@ int wp__read_byte(wp__reader *rd, uint8_t *value) {
 
 int wp__read_leb(wp__reader *rd, unsigned bits, bool is_signed, uint64_t *value) {
   size_t start = rd->pos;
+
+  /* Most integers in a module fit in one byte. */
+  if (rd->pos < rd->end && rd->base[rd->pos] < 0x80) {
+    uint8_t byte = rd->base[rd->pos++];
+    *value = is_signed && (byte & 0x40) ? (uint64_t)byte | ~(uint64_t)0x7f : byte;
+    return 0;
+  }
   unsigned max_bytes = (bits + 6) / 7;
   uint64_t result = 0;
 
@@ -73,7 +80,12 @@ int wp__read_leb(wp__reader *rd, unsigned bits, bool is_signed, uint64_t *value)
 
 int wp__read_u32(wp__reader *rd, uint32_t *value) {
   uint64_t v;
-  int rc = wp__read_leb(rd, 32, false, &v);
+  int rc;
+  if (rd->pos < rd->end && rd->base[rd->pos] < 0x80) {
+    *value = rd->base[rd->pos++];
+    return 0;
+  }
+  rc = wp__read_leb(rd, 32, false, &v);
   if (rc)
     return rc;
   *value = (uint32_t)v;
