@@ -328,6 +328,8 @@ int wp_route_match(wp_method method, const char *path, size_t path_len, wp_route
 
   /* Only now take pointers: the buffer no longer moves. */
   for (size_t j = 0; j < count; j++) {
+    if (shape->kinds[j] == LIT)
+      continue; /* storage.data is NULL for routes without parameters */
     wp_bytes param = {storage.data + off[j], len[j]};
     switch (shape->kinds[j]) {
     case P_MODULE: out->module = param; break;
