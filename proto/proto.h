@@ -113,7 +113,8 @@ const wp_header *wp_header_find(const wp_header *headers, size_t count, const ch
 typedef struct wp_http_limits {
   /* Request line + headers, counted as the bytes of the request target,
    * header names and values plus 4 per header line. Over it: the request
-   * fails with WP_EHEADERS_TOO_LARGE. Default 16 KiB. */
+   * fails with WP_EHEADERS_TOO_LARGE. Default 16 KiB. http-parser's own
+   * compiled-in cap (80 KiB) also applies, with the same error. */
   size_t max_header_bytes;
   /* Body bytes after transfer decoding. A Content-Length over it fails the
    * request with WP_EPAYLOAD_TOO_LARGE as soon as the headers are parsed,
@@ -233,7 +234,8 @@ typedef enum wp_endpoint {
 const char *wp_endpoint_name(wp_endpoint ep);
 
 /* Module names and instance ids: 1..WP_NAME_MAX bytes of [A-Za-z0-9._-],
- * not "." or "..". Export names: any bytes, any length the header limit
+ * not starting with '.' (the daemon stores modules as files named after
+ * them; this also rules out "." and ".."). Export names: any bytes, any length the header limit
  * allows, including empty (WebAssembly allows "" as an export name). */
 #define WP_NAME_MAX 128
 bool wp_name_valid(const char *name, size_t len);
@@ -255,6 +257,9 @@ typedef struct wp_route {
   /* After WP_EMETHOD: the methods the path accepts, as WP_METHOD_BIT()s
    * (HEAD is implied by GET). */
   unsigned allow;
+  /* After a failure: a static sentence saying why, for the error message
+   * ("module name must be 1..128 bytes of [A-Za-z0-9._-] ..."). */
+  const char *why;
   char *storage; /* private: the decoded bytes */
 } wp_route;
 

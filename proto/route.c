@@ -109,8 +109,8 @@ const char *wp_method_name(wp_method method) {
 bool wp_name_valid(const char *name, size_t len) {
   if (len == 0 || len > WP_NAME_MAX)
     return false;
-  if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-    return false;
+  if (name[0] == '.')
+    return false; /* "..", and hidden files in the daemon's module directory */
   for (size_t i = 0; i < len; i++) {
     char c = name[i];
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -235,6 +235,7 @@ static int decode_param(wp_buf *storage, const char *raw, size_t raw_len, size_t
 
 int wp_route_match(wp_method method, const char *path, size_t path_len, wp_route *out) {
   memset(out, 0, sizeof(*out));
+  out->why = "no such route";
   if (path_len == 0 || path[0] != '/')
     return WP_ENOT_FOUND;
 
@@ -301,6 +302,7 @@ int wp_route_match(wp_method method, const char *path, size_t path_len, wp_route
       out->allow |= WP_METHOD_BIT(WP_METHOD_PUT);
     if (shape->del)
       out->allow |= WP_METHOD_BIT(WP_METHOD_DELETE);
+    out->why = "method not allowed on this path";
     return WP_EMETHOD;
   }
 
@@ -312,14 +314,24 @@ int wp_route_match(wp_method method, const char *path, size_t path_len, wp_route
     if (shape->kinds[j] != LIT)
       rc = decode_param(&storage, seg[j], seg_len[j], &off[j], &len[j]);
   }
+  if (rc == WP_EBAD_REQUEST)
+    out->why = "bad percent-escape in the path";
   for (size_t j = 0; j < count && rc == 0; j++) {
-    if ((shape->kinds[j] == P_MODULE || shape->kinds[j] == P_INSTANCE) &&
-        !wp_name_valid(storage.data + off[j], len[j]))
+    if (shape->kinds[j] == P_MODULE && !wp_name_valid(storage.data + off[j], len[j])) {
       rc = WP_EBAD_REQUEST;
+      out->why = "module name must be 1..128 bytes of [A-Za-z0-9._-], not starting with '.'";
+    }
+    if (shape->kinds[j] == P_INSTANCE && !wp_name_valid(storage.data + off[j], len[j])) {
+      rc = WP_EBAD_REQUEST;
+      out->why = "instance id must be 1..128 bytes of [A-Za-z0-9._-], not starting with '.'";
+    }
   }
   size_t rest_off = 0, rest_decoded = 0;
-  if (rc == 0 && ep == WP_EP_MODULE_RUN)
+  if (rc == 0 && ep == WP_EP_MODULE_RUN) {
     rc = decode_param(&storage, rest ? rest : "", rest_len, &rest_off, &rest_decoded);
+    if (rc == WP_EBAD_REQUEST)
+      out->why = "bad percent-escape in the path";
+  }
   if (rc != 0) {
     wp_buf_free(&storage);
     out->head = false;
@@ -342,6 +354,7 @@ int wp_route_match(wp_method method, const char *path, size_t path_len, wp_route
     out->path_info = (wp_bytes){storage.data + rest_off, rest_decoded};
   out->storage = storage.data;
   out->endpoint = ep;
+  out->why = NULL;
   return 0;
 }
 

@@ -98,6 +98,7 @@ Test(route, bad_escapes) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     wp_route r;
     cr_assert_eq(route(WP_METHOD_POST, bad[i], &r), WP_EBAD_REQUEST, "%s", bad[i]);
+    cr_assert_str_eq(r.why, "bad percent-escape in the path");
     cr_assert_eq(r.endpoint, WP_EP_NONE);
     wp_route_free(&r);
   }
@@ -109,7 +110,9 @@ Test(route, module_name_rule) {
   cr_assert_not(wp_name_valid("", 0));
   cr_assert_not(wp_name_valid(".", 1));
   cr_assert_not(wp_name_valid("..", 2));
-  cr_assert(wp_name_valid("...", 3));
+  cr_assert_not(wp_name_valid("...", 3));
+  cr_assert_not(wp_name_valid(".hidden", 7));
+  cr_assert(wp_name_valid("a.", 2));
   cr_assert_not(wp_name_valid("a b", 3));
   cr_assert_not(wp_name_valid("a/b", 3));
   cr_assert_not(wp_name_valid("a\0b", 3));
@@ -136,6 +139,10 @@ Test(route, module_name_rule) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     wp_route r;
     cr_assert_eq(route(bad[i].method, bad[i].path, &r), WP_EBAD_REQUEST, "%s", bad[i].path);
+    cr_assert_not_null(r.why);
+    cr_assert_not_null(
+        strstr(r.why, strstr(bad[i].path, "instances/") ? "instance id" : "module name"), "%s: %s",
+        bad[i].path, r.why);
     cr_assert_null(r.storage);
     wp_route_free(&r);
   }
