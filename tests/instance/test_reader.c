@@ -668,7 +668,13 @@ static const char *const spec_files[] = {
     "elem",
     "imports",
     "exports",
+    "global",
+    "table",
+    "select",
     "simd_const",
+    "simd_lane",
+    "simd_load16_lane",
+    "simd_store16_lane",
 };
 
 /* wast2json writes one command per line; the fields needed are simple. */
