@@ -760,7 +760,11 @@ static bool env_absolute(const char *name, const char **value) {
 
 void wp_config_default_socket_path(char *buf, size_t len) {
   const char *dir;
-  if (env_absolute("XDG_RUNTIME_DIR", &dir))
+  /* A $XDG_RUNTIME_DIR too long for sun_path would give a default bind()
+   * refuses; the fixed fallback is better than one that can never work. The
+   * CLI calls this too, so the daemon and the CLI fall back together. */
+  if (env_absolute("XDG_RUNTIME_DIR", &dir) &&
+      strlen(dir) + sizeof("/wasmpool.sock") <= sizeof(((struct sockaddr_un *)NULL)->sun_path))
     snprintf(buf, len, "%s/wasmpool.sock", dir);
   else
     snprintf(buf, len, "/tmp/wasmpool.sock");
@@ -782,10 +786,6 @@ void wp_config_default(wp_daemon_config *out) {
 
   char path[4096];
   wp_config_default_socket_path(path, sizeof(path));
-  /* A long $XDG_RUNTIME_DIR would give a path bind() refuses; the fixed
-   * fallback is better than a default that can never work. */
-  if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
-    snprintf(path, sizeof(path), "/tmp/wasmpool.sock");
   wp_config_server *server = &out->server;
   server->socket_path = xstrdup(path);
   server->socket_mode = 0660;

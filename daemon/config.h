@@ -136,7 +136,8 @@ int wp_config_set_socket_path(wp_daemon_config *cfg, const char *path, char *err
 void wp_config_to_runtime(const wp_daemon_config *cfg, struct wp_runtime_config *rt);
 
 /* The default socket path: $XDG_RUNTIME_DIR/wasmpool.sock when that variable
- * is set to an absolute path, else /tmp/wasmpool.sock. The CLI uses it too, so
+ * is set to an absolute path short enough for sun_path, else
+ * /tmp/wasmpool.sock. The CLI uses it too, so
  * both ends agree without a config file. Writes a NUL-terminated path
  * (truncated to len). */
 void wp_config_default_socket_path(char *buf, size_t len);

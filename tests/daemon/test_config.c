@@ -107,6 +107,18 @@ Test(config, defaults_follow_the_environment) {
   cr_expect_str_eq(cfg.runtime.cache_dir, "/home/ann/.local/state/wasmpool/cache");
   wp_config_free(&cfg);
 
+  /* 108 bytes of sun_path: a longer runtime dir falls back, for the CLI too. */
+  char long_dir[120] = "/run/";
+  memset(long_dir + 5, 'd', sizeof(long_dir) - 6);
+  long_dir[sizeof(long_dir) - 1] = '\0';
+  setenv("XDG_RUNTIME_DIR", long_dir, 1);
+  char path[256];
+  wp_config_default_socket_path(path, sizeof(path));
+  cr_expect_str_eq(path, "/tmp/wasmpool.sock");
+  setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+  wp_config_default_socket_path(path, sizeof(path));
+  cr_expect_str_eq(path, "/run/user/1000/wasmpool.sock");
+
   unsetenv("XDG_RUNTIME_DIR");
   unsetenv("HOME");
   wp_config_default(&cfg);
