@@ -496,6 +496,14 @@ int wp_runtime_create(const wp_runtime_config *cfg, wp_runtime **out, wp_error *
   pthread_mutex_init(&rt->spectest_lock, NULL);
   if (rt->cfg.guest_stack_bytes == 0)
     rt->cfg.guest_stack_bytes = (uint64_t)8 << 20;
+  /* wasm2c drops bounds checks: an access reaches base + 4 GiB + a 32-bit
+   * offset, so that much past every memory must be its own or guard. */
+  if (rt->cfg.pool.max_memory_bytes + rt->cfg.pool.guard_bytes < ((uint64_t)8 << 30)) {
+    free(rt);
+    return wp__error(err, WP_ECONFIG,
+                     "pool.guard_bytes: max_memory_bytes + guard_bytes must be at least 8 GiB "
+                     "(wasm2c's guard-page bounds checks)");
+  }
   /* Tables hold wasm_rt_funcref_t (the larger element kind). */
   rt->cfg.pool.table_element_bytes = sizeof(wasm_rt_funcref_t);
   char why[256] = "";

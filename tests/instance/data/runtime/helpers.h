@@ -24,7 +24,7 @@ extern char **environ;
 static char wpt_dir[256];
 
 /* A fresh temp dir holding the cache and the fixtures of one test. */
-static const char *wpt_tempdir(void) {
+static inline const char *wpt_tempdir(void) {
   if (!wpt_dir[0]) {
     snprintf(wpt_dir, sizeof(wpt_dir), "/tmp/wp-rt-test.XXXXXX");
     cr_assert_not_null(mkdtemp(wpt_dir));
@@ -32,7 +32,7 @@ static const char *wpt_tempdir(void) {
   return wpt_dir;
 }
 
-static void wpt_rmtree(const char *dir) {
+static inline void wpt_rmtree(const char *dir) {
   DIR *d = opendir(dir);
   if (!d)
     return;
@@ -41,7 +41,9 @@ static void wpt_rmtree(const char *dir) {
   while ((e = readdir(d)) != NULL) {
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
       continue;
-    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+      continue;
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
       wpt_rmtree(path);
@@ -52,26 +54,26 @@ static void wpt_rmtree(const char *dir) {
   rmdir(dir);
 }
 
-static void wpt_cleanup(void) {
+static inline void wpt_cleanup(void) {
   if (wpt_dir[0])
     wpt_rmtree(wpt_dir);
   wpt_dir[0] = '\0';
 }
 
-static void wpt_config(wp_runtime_config *cfg) {
+static inline void wpt_config(wp_runtime_config *cfg) {
   wp_runtime_config_default(cfg);
   static char cache[300];
   snprintf(cache, sizeof(cache), "%s/cache", wpt_tempdir());
   cfg->cache_dir = cache;
   cfg->pool.total_instances = 8;
   cfg->pool.max_memory_bytes = (uint64_t)1 << 30;
-  cfg->pool.guard_bytes = (uint64_t)4 << 30;
+  cfg->pool.guard_bytes = (uint64_t)7 << 30;
   cfg->pool.max_unused_warm_slots = 4;
   cfg->guest_stack_bytes = (uint64_t)1 << 20;
   cfg->opt_level = "-O1";
 }
 
-static wp_runtime *wpt_runtime_with(const wp_runtime_config *cfg) {
+static inline wp_runtime *wpt_runtime_with(const wp_runtime_config *cfg) {
   wp_runtime *rt = NULL;
   wp_error err = {0};
   int rc = wp_runtime_create(cfg, &rt, &err);
@@ -79,14 +81,14 @@ static wp_runtime *wpt_runtime_with(const wp_runtime_config *cfg) {
   return rt;
 }
 
-static wp_runtime *wpt_runtime(void) {
+static inline wp_runtime *wpt_runtime(void) {
   wp_runtime_config cfg;
   wpt_config(&cfg);
   return wpt_runtime_with(&cfg);
 }
 
 /* Compiles WAT text to Wasm bytes (malloc'd). */
-static uint8_t *wpt_wat(const char *wat, size_t *length) {
+static inline uint8_t *wpt_wat(const char *wat, size_t *length) {
   static int counter;
   char wat_path[400], wasm_path[400];
   snprintf(wat_path, sizeof(wat_path), "%s/f%d.wat", wpt_tempdir(), counter);
@@ -114,7 +116,8 @@ static uint8_t *wpt_wat(const char *wat, size_t *length) {
   return bytes;
 }
 
-static wp_module *wpt_load_opts(wp_runtime *rt, const char *wat, const wp_module_options *opts) {
+static inline wp_module *wpt_load_opts(wp_runtime *rt, const char *wat,
+                                       const wp_module_options *opts) {
   size_t length;
   uint8_t *wasm = wpt_wat(wat, &length);
   wp_module *mod = NULL;
@@ -125,11 +128,11 @@ static wp_module *wpt_load_opts(wp_runtime *rt, const char *wat, const wp_module
   return mod;
 }
 
-static wp_module *wpt_load(wp_runtime *rt, const char *wat) {
+static inline wp_module *wpt_load(wp_runtime *rt, const char *wat) {
   return wpt_load_opts(rt, wat, NULL);
 }
 
-static wp_instance *wpt_instantiate(wp_runtime *rt, wp_module *mod) {
+static inline wp_instance *wpt_instantiate(wp_runtime *rt, wp_module *mod) {
   wp_instance *inst = NULL;
   wp_error err = {0};
   int rc = wp_instance_create(rt, mod, NULL, &inst, &err);
@@ -137,21 +140,21 @@ static wp_instance *wpt_instantiate(wp_runtime *rt, wp_module *mod) {
   return inst;
 }
 
-static wp_val wpt_i32(uint32_t v) {
+static inline wp_val wpt_i32(uint32_t v) {
   wp_val x = {.type = WP_I32};
   x.of.i32 = v;
   return x;
 }
 
-static wp_val wpt_i64(uint64_t v) {
+static inline wp_val wpt_i64(uint64_t v) {
   wp_val x = {.type = WP_I64};
   x.of.i64 = v;
   return x;
 }
 
 /* Calls name(args) expecting one i32 result; returns the call's code. */
-static int wpt_call_i32(wp_instance *inst, const char *name, const wp_val *args, size_t n,
-                        uint32_t *out, wp_error *err) {
+static inline int wpt_call_i32(wp_instance *inst, const char *name, const wp_val *args, size_t n,
+                               uint32_t *out, wp_error *err) {
   wp_val res[1];
   int rc = wp_instance_call(inst, name, strlen(name), args, n, res, 1, NULL, err);
   if (rc == 0 && out)
