@@ -101,7 +101,7 @@ uint32_t wp__wasi_fd_write(wp__wasi_ctx *ctx, uint32_t fd, uint32_t iovs, uint32
   for (i = 0; i < iovs_len; i++) {
     const uint8_t *iov = ctx->memory->data + iovs + (uint64_t)i * IOVEC_BYTES;
     uint32_t buf = wp__wasi_load32(iov), length = wp__wasi_load32(iov + 4);
-    output_append(out, ctx->memory->data + buf, length);
+    output_append(out, wp__wasi_span(ctx, buf, length), length);
   }
   /* The guest sees a full write even when bytes were dropped: a program
    * that retried short writes would otherwise spin at the limit. */
@@ -128,7 +128,12 @@ uint32_t wp__wasi_fd_read(wp__wasi_ctx *ctx, uint32_t fd, uint32_t iovs, uint32_
     uint32_t buf = wp__wasi_load32(iov), length = wp__wasi_load32(iov + 4);
     size_t left = ctx->stdin_length - ctx->stdin_offset;
     size_t take = length < left ? length : left;
-    memcpy(ctx->memory->data + buf, ctx->stdin_bytes + ctx->stdin_offset, take);
+    /* Checked again: a buffer may overlap the iovec array, so this read can
+     * have rewritten the iovecs after check_iovecs saw them. */
+    uint8_t *dest = wp__wasi_span(ctx, buf, length);
+    if (!dest)
+      return WP__WASI_EFAULT;
+    memcpy(dest, ctx->stdin_bytes + ctx->stdin_offset, take);
     ctx->stdin_offset += take;
     copied += take;
   }

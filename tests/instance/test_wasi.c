@@ -552,6 +552,23 @@ Test(wasi, bad_pointers_are_efault) {
   cr_assert_eq(length, 4);
 }
 
+Test(wasi, fd_read_into_its_own_iovecs_cannot_escape) {
+  /* iovec 0 reads 8 bytes over iovec 1, turning it into {end - 2, 100}:
+   * the rewritten iovec must be checked again, not trusted. */
+  uint8_t input[16];
+  wp__wasi_store32(input, MEMORY_BYTES - 2);
+  wp__wasi_store32(input + 4, 100);
+  memset(input + 8, 'z', 8);
+  wp_wasi_config cfg = {.stdin_bytes = input, .stdin_length = sizeof(input)};
+  ctx_with(&cfg);
+
+  store_iovec(0x100, 0x108, 8);
+  store_iovec(0x108, 0x1000, 8);
+  cr_assert_eq(wp__wasi_fd_read(&ctx, 0, 0x100, 2, 0x200), WP__WASI_EFAULT);
+  cr_assert_eq(load32(0x108), MEMORY_BYTES - 2, "the first iovec was filled");
+  cr_assert_eq(memory.data[MEMORY_BYTES - 1], 0, "nothing written through the forged iovec");
+}
+
 Test(wasi, bad_pointers_in_args_and_poll_are_efault) {
   const char *argv[] = {"prog", "arg"};
   wp_wasi_config cfg = {.argv = argv, .argc = 2};
