@@ -381,6 +381,13 @@ Test(http_request, malformed_requests_are_bad_request) {
       "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
       "GET /a b HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1 \r\n\r\n",             /* junk after the version */
+      "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n", /* control byte in a value */
+      /* Framing a proxy and we could read differently (request smuggling). */
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+      "POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     int rc = error_of(bad[i], message, sizeof(message));
