@@ -234,7 +234,7 @@ static int load_module(file_run *fr, const char *filename, wp_module **out, wp_e
   int rc = wp_spec_read_file(path, &bytes, &length);
   if (rc != 0) {
     err->code = rc;
-    snprintf(err->message, sizeof err->message, "cannot read %s", path);
+    snprintf(err->message, sizeof err->message, "cannot read %.400s", path);
     return rc;
   }
   wp_module_options options = {.allow_spectest = true, .linker = fr->linker};
@@ -630,11 +630,18 @@ static void run_command(file_run *fr, const wp_spec_command *cmd) {
   fail(fr, cmd, "unknown command");
 }
 
+/* Length of a file name without its extension ("data.wast" -> 4). */
+static int stem_length(const char *file) {
+  const char *dot = strrchr(file, '.');
+  return (int)(dot ? (size_t)(dot - file) : strlen(file));
+}
+
 /* Runs wast2json into fr->dir and loads its JSON. NULL (failure counted)
  * when either step fails. */
 static json_t *convert(file_run *fr, const char *wast_path) {
   char json_path[8192], err_path[8192];
-  snprintf(json_path, sizeof json_path, "%s/spec.json", fr->dir);
+  /* wast2json names module files after the JSON: data.json -> data.3.wasm. */
+  snprintf(json_path, sizeof json_path, "%s/%.*s.json", fr->dir, stem_length(fr->file), fr->file);
   snprintf(err_path, sizeof err_path, "%s/wast2json.stderr", fr->dir);
   const char *argv[] = {fr->opts->wast2json_path, wast_path, "-o", json_path, NULL};
   int status;
