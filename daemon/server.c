@@ -256,10 +256,33 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
+static void on_linger_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  if (nread < 0)
+    conn_close(stream->data);
+  /* Anything else the client still sends is dropped. */
+}
+
+static void on_linger_timeout(uv_timer_t *timer) {
+  conn_close(timer->data);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+
+/* Our side is done writing. Closing now with unread client bytes in the
+ * socket would make the kernel reset the connection, and the client could
+ * lose the answer we just sent (a 413 or 503 it has not read yet). So read
+ * and drop input until the client closes, for at most two seconds. */
 static void on_shutdown(uv_shutdown_t *req, int status) {
   wp_conn *conn = req->data;
   free(req);
-  conn_close(conn);
+  if (conn->closing)
+    return;
+  if (status < 0 || uv_read_start(&conn->h.stream, on_alloc, on_linger_read) != 0) {
+    conn_close(conn);
+    return;
+  }
+  conn->reading = true;
+  uv_timer_start(&conn->timer, on_linger_timeout, 2000, 0);
 }
 
 /* Half-closes after the queued writes (uv_shutdown waits for them), then

@@ -1,0 +1,154 @@
+"""test_cli.py -- the wasmpool CLI and curl --unix-socket against a live
+daemon, and wasmpoold's command line (--check-config, --socket, --help)."""
+
+import os
+import shutil
+import subprocess
+import unittest
+
+import wp_harness
+from wp_harness import Daemon, harness_main
+
+
+class Cli(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.d.stop()
+        log = cls.d.read_log()
+        cls.d.cleanup()
+        assert status == 0, "exit status %r\n%s" % (status, log)
+
+    def example(self, name):
+        return os.path.join(wp_harness.EXAMPLES, name)
+
+    def test_cli_commands(self):
+        d = self.d
+        out = d.cli("deploy", "add", self.example("add.wasm"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(b"add", out.stdout)
+        self.assertEqual(d.cli("deploy", "upper", self.example("upper.wasm")).returncode, 0)
+        out = d.cli("ls")
+        self.assertEqual(out.returncode, 0)
+        self.assertIn(b"add", out.stdout)
+        self.assertIn(b"upper", out.stdout)
+        out = d.cli("info", "add")
+        self.assertIn(b'"params"', out.stdout)
+        out = d.cli("call", "add", "add", "2", "-7")
+        self.assertEqual((out.returncode, out.stdout), (0, b"-5\n"))
+        out = d.cli("run", "upper", "--", "ignored-arg", input=b"shout\n")
+        self.assertEqual((out.returncode, out.stdout), (0, b"SHOUT\n"))
+        out = d.cli("health")
+        self.assertEqual(out.returncode, 0)
+        self.assertTrue(out.stdout.startswith(b"ok"))
+        out = d.cli("stats")
+        self.assertIn(b'"pool"', out.stdout)
+        out = d.cli("instances")
+        self.assertEqual(out.returncode, 0)
+        out = d.cli("rm", "upper")
+        self.assertEqual(out.returncode, 0)
+        out = d.cli("call", "upper", "f")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(b"unknown_module", out.stderr)
+
+    def test_cli_errors_and_help(self):
+        d = self.d
+        d.cli("deploy", "add", self.example("add.wasm"))
+        out = d.cli("call", "add", "add", "1")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(b"argument_mismatch", out.stderr)
+        self.assertIn(b"expected 2 arguments", out.stderr)
+        out = d.cli("deploy", "bad", "/nonexistent.wasm")
+        self.assertNotEqual(out.returncode, 0)
+        for cmd in ("deploy", "ls", "info", "rm", "call", "run", "instances", "stats", "health"):
+            out = d.cli(cmd, "--help")
+            self.assertEqual(out.returncode, 0, cmd)
+            self.assertIn(b"usage: wasmpool", out.stdout, cmd)
+        out = d.cli("frobnicate")
+        self.assertEqual(out.returncode, 2)
+        out = d.cli("--socket", "/nonexistent/wp.sock", "health")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(b"/v1/health", out.stderr)
+
+    def test_run_exit_code_passes_through(self):
+        d = self.d
+        d.deploy("trap", "trap.wasm")
+        out = d.cli("run", "trap")
+        self.assertEqual(out.returncode, 1, "no _start: an error")
+        d.deploy("hello", "hello.wasm")
+        out = d.cli("run", "hello")
+        self.assertEqual((out.returncode, out.stdout), (0, b"hello, world\n"))
+
+    @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+    def test_curl(self):
+        d = self.d
+        base = ["curl", "-s", "--unix-socket", d.socket]
+        out = subprocess.run(base + ["-X", "PUT", "--data-binary", "@" + self.example("fib.wasm"),
+                                     "http://localhost/v1/modules/fib"], capture_output=True)
+        self.assertIn(b'"name":"fib"', out.stdout)
+        out = subprocess.run(base + ["-X", "POST", "-d", '{"args":[10]}',
+                                     "http://localhost/v1/modules/fib/call/fib"],
+                             capture_output=True)
+        self.assertEqual(out.stdout, b'{"results":[55]}')
+        out = subprocess.run(base + ["-o", "/dev/null", "-w", "%{http_code}",
+                                     "http://localhost/v1/modules/nope"], capture_output=True)
+        self.assertEqual(out.stdout, b"404")
+        # curl sends Expect: 100-continue for large bodies.
+        out = subprocess.run(base + ["-X", "POST", "--data-binary", "@-",
+                                     "http://localhost/v1/modules/fib/call/fib"],
+                             input=b'{"args":[12]}' + b" " * (2 * 1024 * 1024),
+                             capture_output=True)
+        self.assertEqual(out.stdout, b'{"results":[144]}')
+        out = subprocess.run(base + ["http://localhost/metrics"], capture_output=True)
+        self.assertIn(b"wasmpool_requests_total", out.stdout)
+
+
+class DaemonCommandLine(unittest.TestCase):
+    def wasmpoold(self, *args):
+        return subprocess.run([os.path.join(wp_harness.BIN_DIR, "wasmpoold"), *args],
+                              capture_output=True, timeout=30)
+
+    def test_check_config(self):
+        d = Daemon()
+        try:
+            d.write_config()
+            out = self.wasmpoold("--check-config", d.config)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn(b"[pool]", out.stdout)
+            self.assertIn(b"total_instances = 8", out.stdout)
+            bad = os.path.join(d.dir, "bad.toml")
+            with open(bad, "w") as f:
+                f.write("[pool]\ntotal_instances = 8\n\n[server]\nworkerz = 3\n")
+            out = self.wasmpoold("--check-config", bad)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn(b"bad.toml:5", out.stderr)
+            self.assertIn(b"workerz", out.stderr)
+            out = self.wasmpoold("--config", bad)
+            self.assertEqual(out.returncode, 1, "a bad config stops start-up")
+        finally:
+            d.cleanup()
+
+    def test_socket_override_help_version(self):
+        d = Daemon()
+        try:
+            other = os.path.join(d.dir, "other.sock")
+            d.start(wait=False, extra_args=("--socket", other))
+            d.socket = other
+            d.wait_ready()
+            self.assertEqual(d.request("GET", "/v1/health").status, 200)
+            self.assertEqual(d.stop(), 0)
+        finally:
+            d.cleanup()
+        out = self.wasmpoold("--help")
+        self.assertEqual(out.returncode, 0)
+        self.assertIn(b"--check-config", out.stdout)
+        out = self.wasmpoold("--version")
+        self.assertTrue(out.stdout.startswith(b"wasmpoold "))
+        self.assertEqual(self.wasmpoold("--bogus").returncode, 2)
+
+
+if __name__ == "__main__":
+    harness_main()

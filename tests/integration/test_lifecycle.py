@@ -1,0 +1,188 @@
+"""test_lifecycle.py -- a daemon's life: persistence across restarts, the
+socket file (mode, stale file, a live daemon on it), SIGTERM with requests in
+flight, the timeouts and limits that close connections or free instances,
+and a full work queue."""
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+import unittest
+
+import wp_harness
+from wp_harness import Daemon, harness_main
+
+
+class Lifecycle(unittest.TestCase):
+    def setUp(self):
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.cleanup()
+
+    def daemon(self, **tables):
+        d = Daemon(**tables)
+        self.daemons.append(d)
+        return d
+
+    def test_restart_keeps_modules(self):
+        d = self.daemon().start()
+        d.deploy("add", "add.wasm")
+        d.deploy("hello", "hello.wasm")
+        d.deploy("gone", "fib.wasm")
+        self.assertEqual(d.request("DELETE", "/v1/modules/gone").status, 200)
+        deployed_at = d.request("GET", "/v1/modules/add").json()["deployed_at_ms"]
+        self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.exists(d.socket), "the socket goes at shutdown")
+
+        d.start()
+        names = [m["name"] for m in d.request("GET", "/v1/modules").json()["modules"]]
+        self.assertEqual(names, ["add", "hello"])
+        info = d.request("GET", "/v1/modules/add").json()
+        self.assertEqual(info["deployed_at_ms"], deployed_at)
+        self.assertTrue(info["cache_hit"], "reload does not recompile")
+        self.assertEqual(d.call("add", "add", [20, 22]).json(), {"results": [42]})
+        self.assertEqual(d.request("POST", "/v1/modules/hello/run").body, b"hello, world\n")
+        self.assertEqual(d.stop(), 0)
+
+    def test_socket_mode_stale_file_and_live_daemon(self):
+        d = self.daemon(server={"socket_mode": "0600"})
+        # A socket file nobody listens on: left by a daemon that died.
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(d.socket)
+        stale.close()
+        self.assertTrue(os.path.exists(d.socket))
+        d.start()
+        self.assertEqual(stat.S_IMODE(os.stat(d.socket).st_mode), 0o600)
+
+        # A second daemon on the same path must refuse and leave it alone.
+        second = Daemon(workdir=d.dir)
+        second.config = os.path.join(d.dir, "second.toml")
+        second.log_path = os.path.join(d.dir, "second.log")
+        second.write_config()
+        proc = subprocess.run([os.path.join(wp_harness.BIN_DIR, "wasmpoold"), "--config",
+                               second.config], capture_output=True, timeout=30)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn(b"another daemon is listening", proc.stderr)
+        self.assertEqual(d.request("GET", "/v1/health").status, 200)
+
+    def test_sigterm_finishes_requests_in_flight(self):
+        d = self.daemon().start()
+        d.deploy("fib", "fib.wasm")
+        d.deploy("trap", "trap.wasm")
+        inst = d.request("POST", "/v1/modules/trap/instances").json()["id"]
+        results = {}
+
+        def slow_call(key, module, export, args, deadline):
+            results[key] = d.call(module, export, args,
+                                  headers={"X-Wasmpool-Deadline-Ms": str(deadline)})
+
+        threads = [threading.Thread(target=slow_call, args=("spin", "trap", "spin", [], 700)),
+                   threading.Thread(target=slow_call, args=("fib", "fib", "fib", [27], 5000))]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        d.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        with self.assertRaises(OSError):
+            d.request("GET", "/v1/health")  # no longer accepting
+        for t in threads:
+            t.join(10)
+        self.assertEqual(d.proc.wait(timeout=15), 0, d.read_log())
+        self.assertEqual(results["spin"].status, 504, "the in-flight call got its answer")
+        self.assertEqual(results["fib"].json(), {"results": [196418]})
+        self.assertFalse(os.path.exists(d.socket))
+        self.assertIn("released_instances=1", d.read_log())
+        self.assertTrue(inst)
+
+    def test_idle_instances_are_released(self):
+        d = self.daemon(server={"instance_idle_timeout": "300ms"}).start()
+        d.deploy("add", "add.wasm")
+        kept = d.request("POST", "/v1/modules/add/instances").json()["id"]
+        forgotten = d.request("POST", "/v1/modules/add/instances").json()["id"]
+        for _ in range(8):  # keep one busy past the timeout
+            time.sleep(0.1)
+            resp = d.request("POST", "/v1/instances/%s/call/add" % kept, body={"args": [1, 1]})
+            self.assertEqual(resp.status, 200)
+        time.sleep(0.6)
+        resp = d.request("POST", "/v1/instances/%s/call/add" % forgotten, body={"args": [1, 1]})
+        self.assertEqual(resp.error_code(), "unknown_instance")
+        self.assertIn("instances_reaped", d.read_log())
+
+    def test_header_and_idle_timeouts(self):
+        d = self.daemon(server={"header_timeout": "300ms", "idle_timeout": "400ms"}).start()
+        start = time.time()
+        out = d.raw(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n", read_timeout=5)
+        self.assertTrue(out.startswith(b"HTTP/1.1 408"), out)
+        self.assertLess(time.time() - start, 3)
+        start = time.time()
+        out = d.raw(b"", read_timeout=5)
+        self.assertEqual(out, b"", "an idle connection is closed without a word")
+        self.assertLess(time.time() - start, 3)
+        # A kept-alive connection that goes quiet is closed too.
+        conn = d.connection()
+        self.assertEqual(d.request("GET", "/v1/health", conn=conn).status, 200)
+        time.sleep(0.8)
+        self.assertEqual(d.request("GET", "/v1/stats").json()["connections"], 1,
+                         "only the stats request's own connection is left")
+        conn.close()
+
+    def test_max_connections(self):
+        d = self.daemon(server={"max_connections": 2}).start()
+        held = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.socket)
+            held.append(s)
+        time.sleep(0.1)
+        out = d.raw(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 503"), out)
+        self.assertIn(b"queue_full", out)
+        for s in held:
+            s.close()
+        time.sleep(0.1)
+        self.assertEqual(d.request("GET", "/v1/health").status, 200)
+
+    def test_full_queue_answers_503_at_once(self):
+        d = self.daemon(server={"workers": 1, "queue_depth": 1}).start()
+        d.deploy("trap", "trap.wasm")
+        results = []
+
+        def spin():
+            results.append(d.call("trap", "spin", [],
+                                  headers={"X-Wasmpool-Deadline-Ms": "800"}).status)
+
+        threads = [threading.Thread(target=spin) for _ in range(2)]
+        for t in threads:
+            t.start()
+            time.sleep(0.15)  # the first runs, the second waits in the queue
+        start = time.time()
+        resp = d.call("trap", "ok", [])
+        self.assertLess(time.time() - start, 0.5, "refused at once, not after the queue")
+        self.assertEqual((resp.status, resp.error_code()), (503, "queue_full"))
+        self.assertIsNotNone(resp.header("Retry-After"))
+        for t in threads:
+            t.join(10)
+        self.assertEqual(sorted(results), [504, 504])
+        self.assertEqual(d.call("trap", "ok", []).json(), {"results": [42]})
+        self.assertGreaterEqual(d.metric("wasmpool_queue_rejected_total"), 1)
+
+    def test_peer_uid_allow_list(self):
+        other_uid = os.getuid() + 4242
+        d = self.daemon(server={"allowed_uids": [other_uid]}).start(wait=False)
+        deadline = time.time() + 20
+        while not os.path.exists(d.socket) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        resp = d.request("GET", "/v1/health")
+        self.assertEqual((resp.status, resp.error_code()), (403, "forbidden"))
+        allowed = self.daemon(server={"allowed_uids": [other_uid, os.getuid()]}).start()
+        self.assertEqual(allowed.request("GET", "/v1/health").status, 200)
+
+
+if __name__ == "__main__":
+    harness_main()
