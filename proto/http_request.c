@@ -61,7 +61,8 @@ struct wp_http_parser {
   wp_buf fields_text; /* "name\0value\0" for each header */
   field_span *fields;
   size_t field_count, field_cap;
-  bool in_value; /* the last header callback was a value */
+  bool in_value;     /* the last header callback was a value */
+  bool headers_done; /* later header callbacks are chunked-body trailers */
   size_t header_bytes;
   wp_buf body;
   bool keep_alive;
@@ -99,6 +100,7 @@ static void reset_message(wp_http_parser *p) {
   wp_buf_reset(&p->fields_text);
   p->field_count = 0;
   p->in_value = false;
+  p->headers_done = false;
   p->header_bytes = 0;
   p->continue_pending = false;
   p->keep_alive = false;
@@ -127,6 +129,8 @@ static int on_header_field(http_parser *hp, const char *at, size_t len) {
   wp_http_parser *p = hp->data;
   if (charge_header_bytes(p, len) != 0)
     return -1;
+  if (p->headers_done)
+    return 0; /* trailers are counted against the limit, then dropped */
   if (p->field_count == 0 || p->in_value) {
     /* A new header starts: close the previous value, open a span. */
     if (p->field_count > 0 && wp_buf_append(&p->fields_text, "", 1) != 0)
@@ -159,6 +163,8 @@ static int on_header_value(http_parser *hp, const char *at, size_t len) {
   wp_http_parser *p = hp->data;
   if (charge_header_bytes(p, len) != 0)
     return -1;
+  if (p->headers_done)
+    return 0;
   field_span *f = &p->fields[p->field_count - 1];
   if (!p->in_value) {
     if (wp_buf_append(&p->fields_text, "", 1) != 0)
@@ -231,6 +237,7 @@ static bool request_line_valid(const wp_http_parser *p) {
 
 static int on_headers_complete(http_parser *hp) {
   wp_http_parser *p = hp->data;
+  p->headers_done = true;
   if (p->field_count > 0) {
     field_span *f = &p->fields[p->field_count - 1];
     if (!p->in_value)

@@ -144,7 +144,8 @@ typedef struct wp_request {
    * when absent). See wp_query_next. */
   const char *query;
   size_t query_len;
-  /* Header fields in arrival order; see wp_request_header. */
+  /* Header fields in arrival order; see wp_request_header. Trailers of a
+   * chunked body count against the header limit but are dropped. */
   wp_header *headers;
   size_t header_count;
   /* Decoded body (Content-Length or chunked), NUL-terminated; body_len 0 and

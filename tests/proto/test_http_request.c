@@ -176,6 +176,8 @@ Test(http_request, body_and_chunked_body_decoded) {
   cr_assert_eq(r->method, WP_METHOD_POST);
   cr_assert_eq(r->body_len, 12);
   cr_assert_str_eq(r->body, "hello, world");
+  cr_assert_eq(r->header_count, 1); /* the trailer is not a header */
+  cr_assert_null(wp_request_header(r, "trailer"));
   wp_request_destroy(r);
   cr_assert_eq(wp_http_parser_next(p, &r), 0);
   wp_http_parser_destroy(p);
