@@ -120,7 +120,15 @@ static int connect_now(wp_client *c) {
   if (c->unix_path != NULL) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     memcpy(addr.sun_path, c->unix_path, strlen(c->unix_path) + 1);
-    rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+    /* A full accept backlog makes a non-blocking Unix connect fail with
+     * EAGAIN instead of waiting (TCP would wait in SYN_SENT). Under a load
+     * test that is normal: retry until the deadline, or for 1 s without one. */
+    int64_t give_up = c->deadline_ns ? c->deadline_ns : now_ns() + 1000000000;
+    while ((rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr))) != 0 &&
+           (errno == EAGAIN || errno == EINTR) && now_ns() < give_up) {
+      struct timespec pause = {0, 1000000};
+      nanosleep(&pause, NULL);
+    }
   } else {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(c->opts.tcp_port)};
     inet_pton(AF_INET, c->tcp_host, &addr.sin_addr); /* checked in create */
@@ -141,6 +149,10 @@ static int connect_now(wp_client *c) {
       errno = err;
       rc = -1;
     }
+  }
+  if (rc != 0 && errno == EAGAIN) {
+    disconnect(c);
+    return client_error(c, WP_ETIMEOUT, "timed out connecting: the server's backlog is full");
   }
   if (rc != 0) {
     char what[160];

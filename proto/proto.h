@@ -461,7 +461,8 @@ const wp_header *wp_client_response_header(const wp_client_response *resp, const
  * bytes are not HTTP), WP_EPAYLOAD_TOO_LARGE / WP_EHEADERS_TOO_LARGE (over
  * the client's limits), WP_ENOMEM. An HTTP error status is not an error
  * here: look at resp->status (and wp_json_error_parse). After an error the
- * connection is closed; the next request reconnects. */
+ * connection is closed; the next request reconnects. A Unix socket whose
+ * accept backlog is full is retried until the deadline (then WP_ETIMEOUT). */
 int wp_client_request(wp_client *client, const char *method, const char *path,
                       const wp_header *headers, size_t header_count, const void *body,
                       size_t body_len, wp_client_response *resp);

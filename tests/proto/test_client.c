@@ -382,3 +382,47 @@ Test(client, connect_errors_and_bad_options) {
   wp_client_response_free(&resp);
   wp_client_destroy(c);
 }
+
+Test(client, full_backlog_times_out_instead_of_failing_at_once) {
+  server s;
+  memset(&s, 0, sizeof(s));
+  snprintf(s.dir, sizeof(s.dir), "/tmp/wp-client-test-XXXXXX");
+  cr_assert_not_null(mkdtemp(s.dir));
+  snprintf(s.path, sizeof(s.path), "%s/sock", s.dir);
+  int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", s.path);
+  cr_assert_eq(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  cr_assert_eq(listen(listener, 0), 0);
+  /* Fill the backlog with connections nobody accepts. */
+  int fillers[64];
+  int filled = 0;
+  while (filled < 64) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+      cr_assert_eq(errno, EAGAIN);
+      close(fd);
+      break;
+    }
+    fillers[filled++] = fd;
+  }
+  cr_assert_lt(filled, 64, "backlog never filled");
+
+  wp_client *c = client_for(&s, 100);
+  wp_client_response resp = {0};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  cr_assert_eq(wp_client_request(c, "GET", "/v1/health", NULL, 0, NULL, 0, &resp), WP_ETIMEOUT,
+               "%s", wp_client_error(c));
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+  cr_assert(ms >= 90 && ms < 1500, "took %.0f ms", ms);
+  cr_assert_not_null(strstr(wp_client_error(c), "backlog"));
+  wp_client_response_free(&resp);
+  wp_client_destroy(c);
+  for (int i = 0; i < filled; i++)
+    close(fillers[i]);
+  close(listener);
+  unlink(s.path);
+  rmdir(s.dir);
+}
