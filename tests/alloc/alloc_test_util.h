@@ -88,11 +88,12 @@ static inline void expect_contents(const uint8_t *mem, uint64_t bytes, const tes
       cr_assert_eq(mem[i], ti->expected[i], "%s: byte %llu is %#x, image has %#x", what,
                    (unsigned long long)i, mem[i], ti->expected[i]);
   }
-  for (uint64_t i = image_bytes; i < bytes; i += 8) {
-    uint64_t word;
-    memcpy(&word, mem + i, 8);
-    if (word != 0)
-      cr_assert_fail("%s: byte %llu past the image is not zero", what, (unsigned long long)i);
+  static const uint8_t zeroes[4096];
+  for (uint64_t i = image_bytes; i < bytes; i += sizeof(zeroes)) {
+    uint64_t n = bytes - i < sizeof(zeroes) ? bytes - i : sizeof(zeroes);
+    if (memcmp(mem + i, zeroes, n) != 0)
+      cr_assert_fail("%s: bytes from %llu past the image are not zero", what,
+                     (unsigned long long)i);
   }
 }
 
