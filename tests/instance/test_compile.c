@@ -1,0 +1,109 @@
+/* test_compile.c — the compile driver: refusals before any compiler runs
+ * (SIMD, unknown imports), wasm2c validation errors, and the limits on the
+ * compiler child processes. */
+#include "data/runtime/helpers.h"
+#include "runtime_internal.h"
+
+TestSuite(compile, .fini = wpt_cleanup);
+
+static int load_wat(wp_runtime *rt, const char *wat, const wp_module_options *opts, wp_module **mod,
+                    wp_error *err) {
+  size_t length;
+  uint8_t *wasm = wpt_wat(wat, &length);
+  int rc = wp_module_load(rt, wasm, length, opts, mod, err);
+  free(wasm);
+  return rc;
+}
+
+Test(compile, simd_refused_before_wasm2c) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  int rc = load_wat(rt, "(module (func (export \"f\") (param v128) (result v128) local.get 0))",
+                    NULL, &mod, &err);
+  cr_assert_eq(rc, WP_EUNSUPPORTED, "%s", wp_err_name(rc));
+  cr_assert_not_null(strstr(err.message, "SIMD is not supported"), "%s", err.message);
+  cr_assert_null(mod);
+  wp_runtime_destroy(rt);
+}
+
+Test(compile, unknown_imports_listed) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  int rc = load_wat(rt,
+                    "(module\n"
+                    "  (import \"env\" \"missing_fn\" (func))\n"
+                    "  (import \"wasi_snapshot_preview1\" \"fd_write\" (func (param i32)))\n"
+                    "  (import \"wasi_snapshot_preview1\" \"no_such_call\" (func))\n"
+                    "  (import \"spectest\" \"print_i32\" (func (param i32))))\n",
+                    NULL, &mod, &err);
+  cr_assert_eq(rc, WP_EUNLINKABLE, "%s", wp_err_name(rc));
+  cr_assert_not_null(strstr(err.message, "env.missing_fn"), "%s", err.message);
+  /* Wrong type for a known WASI name is refused too. */
+  cr_assert_not_null(strstr(err.message, "wasi_snapshot_preview1.fd_write"), "%s", err.message);
+  cr_assert_not_null(strstr(err.message, "wasi_snapshot_preview1.no_such_call"), "%s", err.message);
+  /* spectest is not offered unless asked for. */
+  cr_assert_not_null(strstr(err.message, "spectest.print_i32"), "%s", err.message);
+  wp_runtime_destroy(rt);
+}
+
+Test(compile, invalid_module_reports_wasm2c_message) {
+  wp_runtime *rt = wpt_runtime();
+  /* Type error in a body: structure is fine, validation is wasm2c's. */
+  static const uint8_t wasm[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01,
+                                 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, 0x03, 0x02, 0x01,
+                                 0x00, 0x0a, 0x05, 0x01, 0x03, 0x00, 0x01, 0x0b};
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  int rc = wp_module_load(rt, wasm, sizeof(wasm), NULL, &mod, &err);
+  cr_assert(rc == WP_EINVALID_MODULE || rc == WP_EMALFORMED, "%s: %s", wp_err_name(rc),
+            err.message);
+  cr_assert_gt(strlen(err.message), 0);
+  wp_runtime_destroy(rt);
+}
+
+Test(compile, wall_clock_limit) {
+  wp_runtime_config cfg;
+  wpt_config(&cfg);
+  cfg.compile_wall_ms = 1;
+  wp_runtime *rt = wpt_runtime_with(&cfg);
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  int rc =
+      load_wat(rt, "(module (func (export \"f\") (result i32) i32.const 1))", NULL, &mod, &err);
+  cr_assert_eq(rc, WP_ECOMPILE_LIMIT, "%s: %s", wp_err_name(rc), err.message);
+  cr_assert_not_null(strstr(err.message, "wall-clock"), "%s", err.message);
+  wp_runtime_destroy(rt);
+}
+
+Test(compile, cpu_limit_kills_child) {
+  /* A child that burns CPU: `yes` writing to /dev/null. */
+  const char *const argv[] = {"yes", NULL};
+  wp__spawn_limits limits = {.cpu_seconds = 1, .memory_bytes = 0, .wall_ms = 20000};
+  char captured[256];
+  wp_error err = {0};
+  int rc = wp__spawn(argv, &limits, captured, sizeof(captured), &err);
+  cr_assert_eq(rc, WP_ECOMPILE_LIMIT, "%s: %s", wp_err_name(rc), err.message);
+  cr_assert_not_null(strstr(err.message, "CPU"), "%s", err.message);
+}
+
+Test(compile, failing_child_keeps_stderr) {
+  const char *const argv[] = {"cc", "-c", "/nonexistent/file.c", "-o", "/dev/null", NULL};
+  wp__spawn_limits limits = {.cpu_seconds = 10, .memory_bytes = 0, .wall_ms = 20000};
+  char captured[1024];
+  wp_error err = {0};
+  int rc = wp__spawn(argv, &limits, captured, sizeof(captured), &err);
+  cr_assert_eq(rc, WP_ECOMPILE, "%s", wp_err_name(rc));
+  cr_assert_not_null(strstr(err.message, "nonexistent"), "%s", err.message);
+}
+
+Test(compile, missing_tool_is_a_config_error) {
+  wp_runtime_config cfg;
+  wpt_config(&cfg);
+  cfg.wasm2c_path = "/nonexistent/wasm2c";
+  wp_runtime *rt = NULL;
+  wp_error err = {0};
+  cr_assert_eq(wp_runtime_create(&cfg, &rt, &err), WP_ECONFIG);
+  cr_assert_not_null(strstr(err.message, "wasm2c_path"), "%s", err.message);
+}

@@ -1,0 +1,69 @@
+/* test_deadline.c — deadlines interrupt guest code with WP_ETIMEOUT within a
+ * bound, poison the instance, and leave the thread able to run more. */
+#include <time.h>
+
+#include "data/runtime/helpers.h"
+
+static const char k_loop[] =
+    "(module\n"
+    "  (import \"wasi_snapshot_preview1\" \"sched_yield\" (func $yield (result i32)))\n"
+    "  (func (export \"spin\") (loop br 0))\n"
+    "  (func (export \"spin_yield\") (loop (drop (call $yield)) br 0))\n"
+    "  (func (export \"quick\") (result i32) i32.const 5))\n";
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+TestSuite(deadline, .fini = wpt_cleanup);
+
+Test(deadline, infinite_loop_times_out_and_poisons) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = wpt_load(rt, k_loop);
+  for (int round = 0; round < 2; round++) {
+    const char *name = round == 0 ? "spin" : "spin_yield";
+    wp_instance *inst = wpt_instantiate(rt, mod);
+    wp_call_options opts = {.deadline_ms = 100};
+    wp_error err = {0};
+    uint64_t start = now_ms();
+    int rc = wp_instance_call(inst, name, strlen(name), NULL, 0, NULL, 0, &opts, &err);
+    uint64_t took = now_ms() - start;
+    cr_assert_eq(rc, WP_ETIMEOUT, "%s: %s", name, wp_err_name(rc));
+    cr_assert_geq(took, 90);
+    cr_assert_lt(took, 2000, "%s took %llu ms", name, (unsigned long long)took);
+    cr_assert(wp_instance_poisoned(inst));
+    cr_assert_neq(wp_instance_call(inst, "quick", 5, NULL, 0, NULL, 0, NULL, &err), 0);
+    wp_instance_destroy(inst);
+  }
+  /* The thread goes on: a fresh instance runs, with and without a deadline,
+   * and a deadline that does not expire leaves nothing behind. */
+  wp_instance *inst = wpt_instantiate(rt, mod);
+  wp_error err = {0};
+  uint32_t r = 0;
+  wp_val res[1];
+  wp_call_options opts = {.deadline_ms = 50};
+  cr_assert_eq(wp_instance_call(inst, "quick", 5, NULL, 0, res, 1, &opts, &err), 0);
+  cr_assert_eq(res[0].of.i32, 5);
+  struct timespec pause = {0, 120 * 1000 * 1000};
+  nanosleep(&pause, NULL); /* past the old deadline: no stray signal */
+  cr_assert_eq(wpt_call_i32(inst, "quick", NULL, 0, &r, &err), 0);
+  cr_assert_eq(r, 5);
+  cr_assert_not(wp_instance_poisoned(inst));
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
+
+Test(deadline, start_function_deadline) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = wpt_load(rt, "(module (func $s (loop br 0)) (start $s))");
+  wp_instance_options opts = {.deadline_ms = 50};
+  wp_instance *inst = NULL;
+  wp_error err = {0};
+  cr_assert_eq(wp_instance_create(rt, mod, &opts, &inst, &err), WP_ETIMEOUT);
+  cr_assert_null(inst);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
