@@ -6,18 +6,28 @@
  *   N passed, N failed, N skipped
  *
  * with the reason of every skip grouped above the total line (and each skip
- * on its own line with --verbose). Exits 1 on any failure, 2 on bad usage or
- * when the runtime cannot start.
+ * on its own line with --verbose). Exits 1 on any failure (a runtime that
+ * cannot start fails every file), 2 on bad usage.
  *
  * Compiled modules are cached (default: the build tree's spec-cache/), so a
  * second run is mostly cache hits; the runner compiles with -O1 because the
- * suite is thousands of small modules whose speed does not matter.
+ * suite is thousands of small modules whose speed does not matter (and -O0
+ * is slower still on the large generated files, br_table.wast's for one).
+ *
+ * Isolation: each file runs in a forked child that creates its own runtime,
+ * so a crash of the runtime on one file (a host bug the suite is meant to
+ * find) is counted as a failure of that file and the other files still run.
+ * The child sends its counters back over a pipe (wp_spec_report_write).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "spec.h"
 
@@ -43,14 +53,105 @@ static void usage(FILE *out) {
           "      --deadline-ms N    limit per call and instantiation (default 20000; 0 none)\n"
           "      --wast2json PATH   (default %s)\n"
           "      --wat2wasm PATH    (default %s)\n"
-          "      --keep-temp        keep wast2json's output directories\n",
+          "      --keep-temp        keep wast2json's output directories\n"
+          "      --trace            print each command before running it (finds crashes)\n"
+          "      --no-fork          run files in this process (for a debugger); by default\n"
+          "                         each file runs in a child, so a crash fails one file\n",
           WP_SPEC_CACHE_DIR, WP_SPEC_WAST2JSON, WP_SPEC_WAT2WASM);
+}
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
 }
 
 static double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs one file with a fresh runtime in this process. */
+static int run_here(const wp_spec_run_options *base, const wp_runtime_config *cfg, const char *path,
+                    wp_spec_report *report, wp_spec_file_stats *stats) {
+  wp_spec_run_options opts = *base;
+  wp_error err = {0};
+  int rc = wp_runtime_create(cfg, &opts.runtime, &err);
+  if (rc != 0) {
+    fprintf(opts.out, "FAIL %s:0: cannot start the runtime: %s: %s\n", base_name(path),
+            wp_err_name(rc), err.message);
+    wp_spec_report_fail(report);
+    return 0;
+  }
+  rc = wp_spec_run_file(&opts, path, report, stats);
+  wp_runtime_destroy(opts.runtime);
+  return rc;
+}
+
+/* Runs one file in a child process; its results come back over a pipe. A
+ * child that dies counts as one more failure of the file. */
+static int run_forked(const wp_spec_run_options *base, const wp_runtime_config *cfg,
+                      const char *path, wp_spec_report *report, wp_spec_file_stats *stats) {
+  int fds[2];
+  memset(stats, 0, sizeof *stats);
+  if (pipe(fds) != 0)
+    return WP_ESYS;
+  fflush(stdout); /* or the child would print the parent's buffered lines again */
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return WP_ESYS;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    wp_spec_report *mine;
+    if (wp_spec_report_create(&mine) != 0)
+      _exit(3);
+    wp_spec_file_stats child_stats = {0};
+    run_here(base, cfg, path, mine, &child_stats);
+    FILE *out = fdopen(fds[1], "w");
+    if (out == NULL)
+      _exit(3);
+    fprintf(out, "stats %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+            child_stats.modules_loaded, child_stats.cache_hits, child_stats.text_checked,
+            child_stats.reinstantiated);
+    int rc = wp_spec_report_write(mine, out);
+    if (fclose(out) != 0)
+      rc = WP_EIO;
+    fflush(stdout);
+    _exit(rc == 0 ? 0 : 3);
+  }
+  close(fds[1]);
+  FILE *in = fdopen(fds[0], "r");
+  int rc = WP_ESYS;
+  if (in != NULL) {
+    /* The stats line first, the report after it. */
+    if (fscanf(in, "stats %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "\n",
+               &stats->modules_loaded, &stats->cache_hits, &stats->text_checked,
+               &stats->reinstantiated) == 4)
+      rc = wp_spec_report_read(report, in);
+    fclose(in);
+  } else {
+    close(fds[0]);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      return WP_ESYS;
+  }
+  if (WIFSIGNALED(status)) {
+    printf("FAIL %s:0: the runner crashed with signal %d (%s); the lines above are all it "
+           "reported\n",
+           base_name(path), WTERMSIG(status), strsignal(WTERMSIG(status)));
+    wp_spec_report_fail(report);
+  } else if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    printf("FAIL %s:0: the child running it exited with status %d without a full report\n",
+           base_name(path), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    wp_spec_report_fail(report);
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -62,7 +163,17 @@ int main(int argc, char **argv) {
   };
   const char *cache_dir = WP_SPEC_CACHE_DIR;
   const char *opt_level = "-O1";
-  enum { OPT_CACHE = 256, OPT_OPT, OPT_DEADLINE, OPT_WAST2JSON, OPT_WAT2WASM, OPT_KEEP };
+  bool fork_per_file = true;
+  enum {
+    OPT_CACHE = 256,
+    OPT_OPT,
+    OPT_DEADLINE,
+    OPT_WAST2JSON,
+    OPT_WAT2WASM,
+    OPT_KEEP,
+    OPT_NO_FORK,
+    OPT_TRACE
+  };
   static const struct option long_options[] = {
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
@@ -72,6 +183,8 @@ int main(int argc, char **argv) {
       {"wast2json", required_argument, NULL, OPT_WAST2JSON},
       {"wat2wasm", required_argument, NULL, OPT_WAT2WASM},
       {"keep-temp", no_argument, NULL, OPT_KEEP},
+      {"no-fork", no_argument, NULL, OPT_NO_FORK},
+      {"trace", no_argument, NULL, OPT_TRACE},
       {NULL, 0, NULL, 0},
   };
   int c;
@@ -85,6 +198,8 @@ int main(int argc, char **argv) {
     case OPT_WAST2JSON: opts.wast2json_path = optarg; break;
     case OPT_WAT2WASM: opts.wat2wasm_path = optarg; break;
     case OPT_KEEP: opts.keep_temp = true; break;
+    case OPT_NO_FORK: fork_per_file = false; break;
+    case OPT_TRACE: opts.trace = true; break;
     default: usage(stderr); return 2;
     }
   }
@@ -104,21 +219,9 @@ int main(int argc, char **argv) {
    * ~60 in imports.wast); a few tables per module (reference types). */
   cfg.pool.total_instances = 256;
   cfg.pool.tables_per_instance = 8;
-  wp_runtime *runtime;
-  wp_error err = {0};
-  int rc = wp_runtime_create(&cfg, &runtime, &err);
-  if (rc != 0) {
-    fprintf(stderr, "wasmpool-spec: cannot start the runtime: %s: %s\n", wp_err_name(rc),
-            err.message);
-    return 2;
-  }
-  opts.runtime = runtime;
-
   wp_spec_report *total;
-  if (wp_spec_report_create(&total) != 0) {
-    wp_runtime_destroy(runtime);
+  if (wp_spec_report_create(&total) != 0)
     return 2;
-  }
   double started = now_seconds();
   uint64_t modules = 0, hits = 0, text_checked = 0, reinstantiated = 0;
   int status = 0;
@@ -130,12 +233,16 @@ int main(int argc, char **argv) {
     }
     wp_spec_file_stats stats;
     double file_started = now_seconds();
-    wp_spec_run_file(&opts, argv[i], report, &stats);
+    int rc = fork_per_file ? run_forked(&opts, &cfg, argv[i], report, &stats)
+                           : run_here(&opts, &cfg, argv[i], report, &stats);
+    if (rc != 0) {
+      printf("FAIL %s:0: cannot run it: %s\n", base_name(argv[i]), wp_err_name(rc));
+      wp_spec_report_fail(report);
+    }
     char line[128];
     wp_spec_report_format(report, line, sizeof line);
-    const char *slash = strrchr(argv[i], '/');
     printf("%s: %s [%.1f s, %" PRIu64 " modules loaded, %" PRIu64 " from cache]\n",
-           slash ? slash + 1 : argv[i], line, now_seconds() - file_started, stats.modules_loaded,
+           base_name(argv[i]), line, now_seconds() - file_started, stats.modules_loaded,
            stats.cache_hits);
     modules += stats.modules_loaded;
     hits += stats.cache_hits;
@@ -160,6 +267,5 @@ int main(int argc, char **argv) {
   if (status == 0 && wp_spec_report_failed(total) > 0)
     status = 1;
   wp_spec_report_destroy(total);
-  wp_runtime_destroy(runtime);
   return status;
 }

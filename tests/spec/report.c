@@ -4,6 +4,7 @@
  * order; a file's report is merged into the total at the end of the file.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,4 +118,43 @@ void wp_spec_report_format(const wp_spec_report *report, char *buf, size_t len) 
 void wp_spec_report_print_reasons(const wp_spec_report *report, FILE *out) {
   for (size_t i = 0; i < report->reason_count; i++)
     fprintf(out, "  skipped %" PRIu64 ": %s\n", report->reasons[i].count, report->reasons[i].text);
+}
+
+/* Format: "counts P F S\n", then "reason N TEXT\n" per reason. Reasons are
+ * single-line strings written by the runner itself. */
+int wp_spec_report_write(const wp_spec_report *report, FILE *out) {
+  fprintf(out, "counts %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", report->passed, report->failed,
+          report->skipped);
+  for (size_t i = 0; i < report->reason_count; i++)
+    fprintf(out, "reason %" PRIu64 " %s\n", report->reasons[i].count, report->reasons[i].text);
+  return ferror(out) ? WP_EIO : 0;
+}
+
+int wp_spec_report_read(wp_spec_report *into, FILE *in) {
+  char line[4096];
+  bool have_counts = false;
+  while (fgets(line, sizeof line, in) != NULL) {
+    size_t len = strlen(line);
+    if (len == 0 || line[len - 1] != '\n')
+      return WP_EINVAL;
+    line[len - 1] = '\0';
+    uint64_t passed, failed, skipped, count;
+    int used = 0;
+    if (sscanf(line, "counts %" SCNu64 " %" SCNu64 " %" SCNu64 "%n", &passed, &failed, &skipped,
+               &used) == 3 &&
+        line[used] == '\0') {
+      into->passed += passed;
+      into->failed += failed;
+      into->skipped += skipped;
+      have_counts = true;
+    } else if (sscanf(line, "reason %" SCNu64 " %n", &count, &used) == 1 && used > 0 &&
+               line[used] != '\0') {
+      int rc = add_reason(into, line + used, count);
+      if (rc != 0)
+        return rc;
+    } else {
+      return WP_EINVAL;
+    }
+  }
+  return have_counts ? 0 : WP_EINVAL;
 }

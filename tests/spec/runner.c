@@ -718,6 +718,12 @@ int wp_spec_run_file(const wp_spec_run_options *opts, const char *wast_path, wp_
       fail(&fr, &cmd, "bad command #%zu: %s", i, why);
       continue;
     }
+    if (opts->trace) {
+      char label[320];
+      command_label(&cmd, label, sizeof label);
+      fprintf(opts->out, "RUN %s:%d %s\n", fr.file, cmd.line, label);
+      fflush(opts->out);
+    }
     run_command(&fr, &cmd);
   }
   json_decref(root);

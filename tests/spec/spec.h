@@ -141,6 +141,13 @@ const char *wp_spec_report_reason(const wp_spec_report *report, size_t i, uint64
 
 /* "N passed, N failed, N skipped" (no newline). */
 void wp_spec_report_format(const wp_spec_report *report, char *buf, size_t len);
+/* Serialises counters and reasons as text lines, and adds what
+ * wp_spec_report_write produced to a report (merging). The runner uses this
+ * to carry a file's results out of the child process that ran it. Returns
+ * WP_EINVAL on input it did not write. */
+int wp_spec_report_write(const wp_spec_report *report, FILE *out);
+int wp_spec_report_read(wp_spec_report *into, FILE *in);
+
 /* One "  skipped N: reason" line per reason. */
 void wp_spec_report_print_reasons(const wp_spec_report *report, FILE *out);
 
@@ -152,6 +159,7 @@ typedef struct wp_spec_run_options {
   const char *wat2wasm_path;  /* absolute path of wat2wasm (text assert_malformed) */
   bool verbose;               /* print every skip and every pass of a module */
   bool keep_temp;             /* leave wast2json's output directory in place */
+  bool trace;                 /* print each command before running it */
   uint64_t call_deadline_ms;  /* per invocation and instantiation; 0 = none */
   FILE *out;                  /* where FAIL / SKIP lines go */
 } wp_spec_run_options;

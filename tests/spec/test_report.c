@@ -84,3 +84,51 @@ Test(report, reasons_print_one_line_each) {
   free(text);
   wp_spec_report_destroy(r);
 }
+
+Test(report, write_then_read_round_trips_into_a_merge) {
+  wp_spec_report *file, *total;
+  cr_assert_eq(wp_spec_report_create(&file), 0);
+  cr_assert_eq(wp_spec_report_create(&total), 0);
+  for (int i = 0; i < 3; i++)
+    wp_spec_report_pass(file);
+  wp_spec_report_fail(file);
+  wp_spec_report_skip(file, "SIMD is not supported");
+  wp_spec_report_skip(file, "SIMD is not supported");
+  wp_spec_report_skip(file, "a reason: with colons and spaces");
+  wp_spec_report_pass(total);
+  wp_spec_report_skip(total, "SIMD is not supported");
+
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  cr_assert_eq(wp_spec_report_write(file, f), 0);
+  fclose(f);
+  f = fmemopen(text, len, "r");
+  cr_assert_eq(wp_spec_report_read(total, f), 0);
+  fclose(f);
+  free(text);
+
+  cr_assert_eq(wp_spec_report_passed(total), 4);
+  cr_assert_eq(wp_spec_report_failed(total), 1);
+  cr_assert_eq(wp_spec_report_skipped(total), 4);
+  uint64_t count;
+  cr_assert_str_eq(wp_spec_report_reason(total, 0, &count), "SIMD is not supported");
+  cr_assert_eq(count, 3);
+  cr_assert_str_eq(wp_spec_report_reason(total, 1, &count), "a reason: with colons and spaces");
+  cr_assert_eq(count, 1);
+  wp_spec_report_destroy(file);
+  wp_spec_report_destroy(total);
+}
+
+Test(report, read_rejects_truncated_or_foreign_input) {
+  const char *bad[] = {"",        "counts 1 2\n", "counts 1 2 3",
+                       "hello\n", "reason 3 x\n", "counts 1 2 3\nreason x\n"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    wp_spec_report *r;
+    cr_assert_eq(wp_spec_report_create(&r), 0);
+    FILE *f = fmemopen((void *)bad[i], strlen(bad[i]) + (bad[i][0] == '\0'), "r");
+    cr_assert_eq(wp_spec_report_read(r, f), WP_EINVAL, "input %zu accepted", i);
+    fclose(f);
+    wp_spec_report_destroy(r);
+  }
+}
