@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include "alloc_internal.h"
@@ -153,13 +154,15 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
     s = wp__index_acquire(&mp->index, key, &hit, &prev_key);
     if (s != WP__NO_SLOT)
       break;
-    /* Full, but released slots may be waiting for their reset. */
-    if (pool->decommits.count == 0 && pool->decommits.in_flight == 0) {
+    /* Full, but busy slots (released and waiting for their reset, or being
+     * made cold after an eviction) come back soon: flush and retry. */
+    if (mp->index.busy == 0) {
       pthread_mutex_unlock(&mp->lock);
       return WP_EPOOL_EXHAUSTED;
     }
     pthread_mutex_unlock(&mp->lock);
     wp_pool_flush_decommits(pool);
+    sched_yield();
     pthread_mutex_lock(&mp->lock);
   }
   pthread_mutex_unlock(&mp->lock);
@@ -174,6 +177,12 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
       atomic_fetch_add_explicit(&pool->affinity_misses, 1, memory_order_relaxed);
   }
   if (slot->image != image) {
+    /* Another image is mapped: the new one replaces its head with one mmap,
+     * and only a tail it does not cover needs anonymous pages again. */
+    if (image != NULL && slot->image != NULL && slot->image->bytes <= image->bytes) {
+      wp_image_release(slot->image);
+      slot->image = NULL;
+    }
     rc = unmap_image(mp, s);
     if (rc == 0 && image != NULL) {
       void *at =
