@@ -782,3 +782,161 @@ Test(wasi, table_types_match_wasi_libc_imports) {
   /* every entry but proc_raise (no longer in wasi-libc) was checked */
   cr_assert_eq(checked, wp__wasi_func_count - 1, "checked %u imports", checked);
 }
+
+/* ---- End to end through the public API ------------------------------------------ */
+
+/* The guests in data/wasi/ are built with clang at test time (no shell) and
+ * run as WASI commands in pooled instances. The compile cache sits in the
+ * build tree so a second run of the tests is a cache hit. */
+#define E2E_DIR WP_TEST_BUILD_DIR "/wasi-e2e"
+
+static wp_runtime *runtime;
+
+static void e2e_setup(void) {
+  wp_runtime_config cfg;
+  wp_error err = {0};
+  mkdir(E2E_DIR, 0755);
+  wp_runtime_config_default(&cfg);
+  cfg.cache_dir = E2E_DIR "/cache";
+  cfg.pool.total_instances = 4;
+  cr_assert_eq(wp_runtime_create(&cfg, &runtime, &err), 0, "runtime: %s", err.message);
+}
+
+static void e2e_teardown(void) {
+  if (runtime)
+    wp_runtime_destroy(runtime);
+  runtime = NULL;
+}
+
+static wp_module *load_guest(const char *name) {
+  char source[512], wasm_path[512];
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  size_t length;
+  uint8_t *wasm;
+
+  snprintf(source, sizeof(source), "%s/wasi/%s.c", WP_TEST_DATA_DIR, name);
+  snprintf(wasm_path, sizeof(wasm_path), "%s/%s.wasm", E2E_DIR, name);
+  char *const clang[] = {"clang", "--target=wasm32-wasi", "-O2", source, "-o", wasm_path, NULL};
+  cr_assert_eq(run_tool(clang), 0, "clang failed on %s", source);
+  wasm = read_whole_file(wasm_path, &length);
+  cr_assert_eq(wp_module_load(runtime, wasm, length, NULL, &mod, &err), 0, "load %s: %s", name,
+               err.message);
+  free(wasm);
+  return mod;
+}
+
+/* Runs mod's _start in a new instance; returns it for the caller to inspect. */
+static wp_instance *run_command(wp_module *mod, const wp_wasi_config *wasi, int *exit_code) {
+  wp_instance_options opts = {.wasi = wasi};
+  wp_instance *inst = NULL;
+  wp_error err = {0};
+  cr_assert_eq(wp_instance_create(runtime, mod, &opts, &inst, &err), 0, "instantiate: %s",
+               err.message);
+  cr_assert_eq(wp_instance_run(inst, NULL, exit_code, &err), 0, "run: %s", err.message);
+  return inst;
+}
+
+static void assert_output(const uint8_t *bytes, size_t length, const char *expected) {
+  cr_assert_eq(length, strlen(expected), "got %zu bytes: %.*s", length, (int)length,
+               (const char *)bytes);
+  cr_assert_eq(memcmp(bytes, expected, length), 0, "got: %.*s", (int)length, (const char *)bytes);
+}
+
+TestSuite(wasi_e2e, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
+
+Test(wasi_e2e, hello_writes_stdout_and_stderr) {
+  wp_module *mod = load_guest("hello");
+  int exit_code = -1;
+  size_t length;
+  bool truncated;
+  const uint8_t *bytes;
+  wp_instance *inst = run_command(mod, NULL, &exit_code);
+
+  cr_assert_eq(exit_code, 0);
+  bytes = wp_instance_stdout(inst, &length, &truncated);
+  assert_output(bytes, length, "hello, world\n");
+  cr_assert_not(truncated);
+  bytes = wp_instance_stderr(inst, &length, &truncated);
+  assert_output(bytes, length, "to stderr\n");
+  wp_instance_destroy(inst);
+
+  /* a second instance (likely the same slot) starts with empty outputs and
+   * a small limit truncates */
+  wp_wasi_config small = {.stdout_limit = 5};
+  inst = run_command(mod, &small, &exit_code);
+  bytes = wp_instance_stdout(inst, &length, &truncated);
+  assert_output(bytes, length, "hello");
+  cr_assert(truncated);
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+}
+
+Test(wasi_e2e, upper_filters_stdin_to_eof) {
+  wp_module *mod = load_guest("upper");
+  char input[3001], expected[3001];
+  int exit_code = -1;
+  size_t length;
+  const uint8_t *bytes;
+
+  for (int i = 0; i < 3000; i++) {
+    input[i] = "abc XYZ 09,;\n"[i % 13];
+    expected[i] = "ABC XYZ 09,;\n"[i % 13];
+  }
+  input[3000] = expected[3000] = '\0';
+  wp_wasi_config wasi = {.stdin_bytes = (const uint8_t *)input, .stdin_length = 3000};
+  wp_instance *inst = run_command(mod, &wasi, &exit_code);
+  cr_assert_eq(exit_code, 0);
+  bytes = wp_instance_stdout(inst, &length, NULL);
+  assert_output(bytes, length, expected);
+  wp_instance_destroy(inst);
+
+  inst = run_command(mod, NULL, &exit_code); /* empty stdin: immediate EOF */
+  cr_assert_eq(exit_code, 0);
+  wp_instance_stdout(inst, &length, NULL);
+  cr_assert_eq(length, 0);
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+}
+
+Test(wasi_e2e, proc_exit_ends_the_run_with_its_code) {
+  wp_module *mod = load_guest("exit3");
+  int exit_code = -1;
+  size_t length;
+  wp_instance *inst = run_command(mod, NULL, &exit_code);
+  cr_assert_eq(exit_code, 3);
+  const uint8_t *bytes = wp_instance_stdout(inst, &length, NULL);
+  assert_output(bytes, length, "before exit\n");
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+}
+
+Test(wasi_e2e, args_env_clocks_random_and_no_files) {
+  wp_module *mod = load_guest("environment");
+  const char *argv[] = {"environment", "one", "two words"};
+  const char *envp[] = {"OTHER=x", "GREETING=hi there"};
+  wp_wasi_config wasi = {.argv = argv, .argc = 3, .envp = envp, .envc = 2};
+  char expected[512];
+  int exit_code = -1;
+  size_t length;
+  const uint8_t *bytes;
+  const char *realtime;
+  long long guest_time;
+
+  wp_instance *inst = run_command(mod, &wasi, &exit_code);
+  cr_assert_eq(exit_code, 3, "main returns argc");
+  bytes = wp_instance_stdout(inst, &length, NULL);
+  snprintf(expected, sizeof(expected), "%.*s", (int)length, (const char *)bytes);
+  cr_assert(strstr(expected, "argv[0]=environment\nargv[1]=one\nargv[2]=two words\n"), "%s",
+            expected);
+  cr_assert(strstr(expected, "GREETING=hi there\n"), "%s", expected);
+  cr_assert(strstr(expected, "slept>=2ms=1\n"), "%s", expected);
+  cr_assert(strstr(expected, "random_nonzero>=16=1\n"), "%s", expected);
+  cr_assert(strstr(expected, "fopen=failed\n"), "%s", expected);
+  realtime = strstr(expected, "realtime=");
+  cr_assert_not_null(realtime);
+  guest_time = atoll(realtime + 9);
+  cr_assert_lt(llabs(guest_time - (long long)time(NULL)), 5, "guest realtime %lld", guest_time);
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+}
