@@ -102,6 +102,11 @@ fail(file_run *fr, const wp_spec_command *cmd, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
+  /* Compiler output in an error is multi-line; keep one line per failure. */
+  for (char *c = detail; *c; c++) {
+    if (*c == '\n' || *c == '\r')
+      *c = ' ';
+  }
   fprintf(fr->opts->out, "FAIL %s:%d %s: %s\n", fr->file, cmd->line, label, detail);
   wp_spec_report_fail(fr->report);
 }
