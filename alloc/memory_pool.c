@@ -7,9 +7,9 @@
  *   [image bytes, rw_bytes) anonymous, RW
  *   [rw_bytes, max)         PROT_NONE (the reservation itself)
  * Invariant of a free slot: [0, rw_bytes) reads exactly its image, then
- * zeroes. A warm slot keeps its image mapped, so a holder of the same image
- * gets it with no system call at all (unless its initial size differs and an
- * mprotect must move the accessible end).
+ * zeroes. Making a slot cold (eviction) maps PROT_NONE over all of it. A warm slot keeps its image
+ * mapped, so a holder of the same image gets it with no system call at all (unless its initial size
+ * differs and an mprotect must move the accessible end).
  *
  * Reset design (measured on this 2-core VM, kernel 6.18; see
  * docs/BENCHMARKS.md): a page fault costs ~1.7 us, madvise(DONTNEED) of a
@@ -84,19 +84,22 @@ void wp__memory_pool_fini(wp_pool *pool) {
   pthread_mutex_destroy(&mp->lock);
 }
 
-/* Replaces the slot's image mapping by anonymous zero pages (still RW, since
- * rw_bytes covers it) and drops the image. On failure the slot keeps its
- * image; whoever acquires it next tries again. */
+/* Makes a slot cold: one PROT_NONE anonymous mapping over everything it had
+ * accessible drops the image mapping and every resident page, so a cold slot
+ * holds no memory. On failure the slot keeps its image; whoever acquires it
+ * next tries again. */
 static int unmap_image(wp__memory_pool *mp, uint32_t s) {
   wp__memory_slot *slot = &mp->slots[s];
   if (slot->image == NULL)
     return 0;
-  void *at = mmap(slot_base(mp, s), slot->image->bytes, PROT_READ | PROT_WRITE,
+  uint64_t bytes = slot->rw_bytes > slot->image->bytes ? slot->rw_bytes : slot->image->bytes;
+  void *at = mmap(slot_base(mp, s), bytes, PROT_NONE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
   if (at == MAP_FAILED)
     return WP_ESYS;
   wp_image_release(slot->image);
   slot->image = NULL;
+  slot->rw_bytes = 0;
   return 0;
 }
 
