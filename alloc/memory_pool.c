@@ -7,9 +7,10 @@
  *   [image bytes, rw_bytes) anonymous, RW
  *   [rw_bytes, max)         PROT_NONE (the reservation itself)
  * Invariant of a free slot: [0, rw_bytes) reads exactly its image, then
- * zeroes. Making a slot cold (eviction) maps PROT_NONE over all of it. A warm slot keeps its image
- * mapped, so a holder of the same image gets it with no system call at all (unless its initial size
- * differs and an mprotect must move the accessible end).
+ * zeroes. Making a slot cold (eviction) maps PROT_NONE over all of it. A
+ * warm slot keeps its image mapped, so a holder of the same image gets it
+ * with no system call at all (unless its initial size differs and an
+ * mprotect must move the accessible end).
  *
  * Reset design (measured on this 2-core VM, kernel 6.18; see
  * docs/BENCHMARKS.md): a page fault costs ~1.7 us, madvise(DONTNEED) of a
