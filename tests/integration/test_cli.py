@@ -82,6 +82,34 @@ class Cli(unittest.TestCase):
         out = d.cli("run", "hello")
         self.assertEqual((out.returncode, out.stdout), (0, b"hello, world\n"))
 
+    @unittest.skipUnless(shutil.which("clang"), "clang (wasm32-wasi) is not installed")
+    def test_run_nonzero_exit_and_stderr(self):
+        import base64
+        import tempfile
+        d = self.d
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "fail.c")
+            wasm = os.path.join(tmp, "fail.wasm")
+            with open(src, "w") as f:
+                f.write('#include <stdio.h>\n'
+                        'int main(int argc, char **argv) {\n'
+                        '  printf("argc=%d last=%s\\n", argc, argv[argc - 1]);\n'
+                        '  fputs("oops\\n", stderr);\n'
+                        '  return 3;\n'
+                        '}\n')
+            subprocess.run(["clang", "--target=wasm32-wasi", "-O2", src, "-o", wasm], check=True)
+            out = d.cli("deploy", "fail", wasm)
+            self.assertEqual(out.returncode, 0, out.stderr)
+        out = d.cli("run", "fail", "--", "a", "b c")
+        self.assertEqual(out.returncode, 3, "the guest's exit code passes through")
+        self.assertEqual(out.stdout, b"argc=3 last=b c\n")
+        self.assertEqual(out.stderr, b"oops\n")
+        resp = d.request("POST", "/v1/modules/fail/run?arg=x")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.header("X-Wasmpool-Exit-Code"), "3")
+        self.assertEqual(base64.b64decode(resp.header("X-Wasmpool-Stderr")), b"oops\n")
+        self.assertEqual(resp.header("X-Wasmpool-Stderr-Encoding"), "base64")
+
     @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
     def test_curl(self):
         d = self.d

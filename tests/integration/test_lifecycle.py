@@ -3,7 +3,10 @@ socket file (mode, stale file, a live daemon on it), SIGTERM with requests in
 flight, the timeouts and limits that close connections or free instances,
 and a full work queue."""
 
+import http.client
+import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -177,6 +180,27 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(sorted(results), [504, 504])
         self.assertEqual(d.call("trap", "ok", []).json(), {"results": [42]})
         self.assertGreaterEqual(d.metric("wasmpool_queue_rejected_total"), 1)
+
+    def test_tcp_listener_json_log_and_socket_group(self):
+        import grp
+        group = grp.getgrgid(os.getgroups()[0] if os.getgroups() else os.getgid()).gr_name
+        d = self.daemon(server={"tcp_listen": "127.0.0.1:0", "socket_group": group},
+                        log={"format": "json", "level": "info"}).start()
+        self.assertEqual(os.stat(d.socket).st_gid, grp.getgrnam(group).gr_gid)
+        port = None
+        for line in d.read_log().splitlines():
+            event = json.loads(line)  # every line is one JSON object
+            self.assertEqual(set(event), {"ts", "level", "event", "msg"})
+            m = re.match(r"tcp=127\.0\.0\.1:(\d+)$", event["msg"])
+            if event["event"] == "listening" and m:
+                port = int(m.group(1))
+        self.assertIsNotNone(port, d.read_log())
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v1/health")
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(json.loads(resp.read())["status"], "ok")
+        conn.close()
 
     def test_peer_uid_allow_list(self):
         other_uid = os.getuid() + 4242
