@@ -258,3 +258,26 @@ Test(memory_pool, exhaustion_with_pending_resets_flushes) {
   wp_pool_flush_decommits(pool);
   wp_pool_destroy(pool);
 }
+
+Test(memory_pool, warm_slot_with_other_initial_sizes) {
+  wp_pool_config cfg;
+  test_config(&cfg, 1);
+  wp_pool *pool = test_pool(&cfg);
+  test_image a;
+  test_image_make(&a, 0x29, 30000);
+  uint64_t sizes[4] = {128 * KIB, 64 * KIB, 256 * KIB, 64 * KIB};
+  for (int i = 0; i < 4; i++) {
+    wp_memory_request req = {
+        .image = a.image, .initial_bytes = sizes[i], .maximum_bytes = UINT64_MAX};
+    wp_memory_slot mem;
+    cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+    cr_assert_eq(mem.affinity_hit, i > 0);
+    expect_contents(mem.base, mem.accessible_bytes, &a, "resized warm slot");
+    cr_assert(faults(mem.base + sizes[i]), "size %d: past the initial size", i);
+    cr_assert_not(faults(mem.base + sizes[i] - 1));
+    memset(mem.base, 0x5C, mem.accessible_bytes);
+    wp_memory_release(pool, &mem);
+  }
+  wp_pool_destroy(pool);
+  test_image_free(&a);
+}
