@@ -19,6 +19,7 @@
 #ifndef WP_DAEMON_DAEMON_H
 #define WP_DAEMON_DAEMON_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -57,8 +58,11 @@ struct wp_exchange {
   wp_route route;    /* owned */
   uint64_t start_us; /* for the latency histogram */
   bool keep_alive;
-  bool answered;                  /* respond was called; out holds the bytes */
-  bool in_worker;                 /* submitted, its done callback has not run yet */
+  bool answered;  /* respond was called; out holds the bytes */
+  bool in_worker; /* submitted, its done callback has not run yet */
+  /* Set by the loop when the client left while the job waited: a worker
+   * that has not started it skips the work (nobody would read the answer). */
+  atomic_bool cancelled;
   void (*finish)(wp_exchange *x); /* on the loop after the worker's part */
   int status;
   wp_buf out;        /* the serialized response */

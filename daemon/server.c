@@ -212,6 +212,8 @@ void wp_exchange_respond_error(wp_exchange *x, int code, const char *message) {
 
 static void exchange_work(wp_job *job) {
   wp_exchange *x = (wp_exchange *)job;
+  if (atomic_load(&x->cancelled))
+    return;
   x->work(x);
 }
 
@@ -409,7 +411,9 @@ static void conn_close(wp_conn *conn) {
     wp_exchange *next = x->next;
     x->next = NULL;
     x->conn = NULL;
-    if (!x->in_worker)
+    if (x->in_worker)
+      atomic_store(&x->cancelled, true);
+    else
       exchange_free(x);
     x = next;
   }
@@ -458,7 +462,9 @@ static void conn_flush(wp_conn *conn) {
       wp_exchange *next = x->next;
       x->conn = NULL;
       x->next = NULL;
-      if (!x->in_worker)
+      if (x->in_worker)
+        atomic_store(&x->cancelled, true);
+      else
         exchange_free(x);
       x = next;
     }
