@@ -58,7 +58,8 @@ struct wp_conn {
   int open_handles; /* 2 until both closes completed */
   bool closing;     /* uv_close called */
   bool reading;
-  bool input_done;          /* EOF, a parse error, or a response closing it */
+  bool input_done;          /* a parse error or a response closing it: read no more */
+  bool eof;                 /* the client half-closed: answer what came, then close */
   bool shutting_down;       /* uv_shutdown queued: close after the writes */
   bool request_timer_armed; /* the header timeout of the current request runs */
   bool processing;          /* inside conn_process_input (no recursion) */
@@ -498,11 +499,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (nread != UV_EOF)
       wp_log_debug("conn_read_failed", "error=\"%s\"", uv_strerror((int)nread));
     /* EOF: a client that half-closed after its requests still gets the
-     * answers; anything else (reset, mid-request EOF) ends it now. */
-    if (nread == UV_EOF && conn->exchange_count > 0 && !wp_http_parser_in_request(conn->parser)) {
+     * answers (a partial request at the end is dropped); a reset ends it
+     * now. */
+    if (nread == UV_EOF && (conn->exchange_count > 0 || wp_http_parser_pending(conn->parser) > 0)) {
       uv_read_stop(stream);
       conn->reading = false;
-      conn->input_done = true;
+      conn->eof = true;
+      conn_process_input(conn);
       return;
     }
     conn_close(conn);
@@ -572,7 +575,11 @@ static void conn_process_input(wp_conn *conn) {
   conn->processing = false;
   if (conn->closing || conn->shutting_down)
     return;
-  bool want_read = !conn->input_done && conn->exchange_count < MAX_PIPELINE;
+  if (conn->eof && conn->exchange_count == 0 && wp_http_parser_pending(conn->parser) == 0) {
+    conn_shutdown(conn);
+    return;
+  }
+  bool want_read = !conn->input_done && !conn->eof && conn->exchange_count < MAX_PIPELINE;
   if (want_read && !conn->reading) {
     if (uv_read_start(&conn->h.stream, on_alloc, on_read) == 0)
       conn->reading = true;

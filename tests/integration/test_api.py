@@ -271,6 +271,31 @@ class Api(unittest.TestCase):
         self.assertEqual([a[0] for a in answers], [504, 200, 200, 404])
         self.assertIn(b"15", answers[2][2])
 
+    def test_deep_pipeline_then_half_close(self):
+        # More requests than the daemon keeps outstanding per connection (32),
+        # then EOF from the client: every one is still answered, in order.
+        import socket
+        n = 50
+        reqs = b"".join(b"POST /v1/modules/add/call/add HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                        for body in (b'{"args":[%d,1]}' % i for i in range(n)))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.d.socket)
+        s.sendall(reqs)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        answers = wp_harness.split_responses(data)
+        self.assertEqual(len(answers), n)
+        for i, (status, _, body) in enumerate(answers):
+            self.assertEqual((status, body), (200, b'{"results":[%d]}' % (i + 1)))
+
     def test_malformed_and_oversized_requests(self):
         d = self.d
         out = d.raw(b"BLAH\r\n\r\n")
