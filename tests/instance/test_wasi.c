@@ -7,11 +7,13 @@
 #include <criterion/criterion.h>
 
 #include <setjmp.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -432,6 +434,50 @@ Test(wasi, poll_oneoff_sleep_is_capped) {
   cr_assert_lt(elapsed, 500000000);
   cr_assert_eq(load32(0x500), 1);
   cr_assert_eq(load64(0x400), 7);
+}
+
+static volatile sig_atomic_t interrupt_flag;
+
+static void raise_interrupt(int sig) {
+  interrupt_flag = 1;
+}
+
+Test(wasi, poll_oneoff_sleep_ends_on_interrupt) {
+  struct sigaction action = {.sa_handler = raise_interrupt};
+  struct itimerval timer = {.it_value = {0, 20000}};
+  uint64_t start, elapsed;
+  ctx_with(NULL);
+  ctx.interrupt = &interrupt_flag;
+
+  sigemptyset(&action.sa_mask);
+  cr_assert_eq(sigaction(SIGALRM, &action, NULL), 0);
+  store_clock_subscription(0x100, 9, 1, 10ull * 1000000000u, 0);
+  start = monotonic_ns();
+  cr_assert_eq(setitimer(ITIMER_REAL, &timer, NULL), 0);
+  cr_assert_eq(wp__wasi_poll_oneoff(&ctx, 0x100, 0x400, 1, 0x500), 0);
+  elapsed = monotonic_ns() - start;
+  cr_assert(interrupt_flag);
+  cr_assert_geq(elapsed, 15000000, "slept until the signal (%llu ns)", (unsigned long long)elapsed);
+  cr_assert_lt(elapsed, 500000000, "the 1 s cap did not have to end it");
+  cr_assert_eq(load32(0x500), 1);
+  cr_assert_eq(load64(0x400), 9);
+}
+
+Test(wasi, poll_oneoff_sleep_resumes_after_other_signals) {
+  struct sigaction action = {.sa_handler = raise_interrupt};
+  struct itimerval timer = {.it_value = {0, 5000}};
+  uint64_t start, elapsed;
+  ctx_with(NULL); /* no interrupt flag: a signal must not shorten the sleep */
+
+  sigemptyset(&action.sa_mask);
+  cr_assert_eq(sigaction(SIGALRM, &action, NULL), 0);
+  store_clock_subscription(0x100, 9, 1, 30000000, 0);
+  start = monotonic_ns();
+  cr_assert_eq(setitimer(ITIMER_REAL, &timer, NULL), 0);
+  cr_assert_eq(wp__wasi_poll_oneoff(&ctx, 0x100, 0x400, 1, 0x500), 0);
+  elapsed = monotonic_ns() - start;
+  cr_assert(interrupt_flag, "the signal arrived during the sleep");
+  cr_assert_geq(elapsed, 30000000, "slept the full 30 ms (%llu ns)", (unsigned long long)elapsed);
 }
 
 Test(wasi, poll_oneoff_answers_fd_subscriptions_at_once) {
@@ -937,6 +983,30 @@ Test(wasi_e2e, args_env_clocks_random_and_no_files) {
   cr_assert_not_null(realtime);
   guest_time = atoll(realtime + 9);
   cr_assert_lt(llabs(guest_time - (long long)time(NULL)), 5, "guest realtime %lld", guest_time);
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+}
+
+Test(wasi_e2e, deadline_ends_a_guest_sleeping_in_poll_oneoff) {
+  wp_module *mod = load_guest("sleeper");
+  wp_instance_options opts = {0};
+  wp_call_options call = {.deadline_ms = 100};
+  wp_instance *inst = NULL;
+  wp_error err = {0};
+  int exit_code = -1;
+  size_t length;
+  uint64_t start, elapsed;
+
+  cr_assert_eq(wp_instance_create(runtime, mod, &opts, &inst, &err), 0, "%s", err.message);
+  start = monotonic_ns();
+  cr_assert_eq(wp_instance_run(inst, &call, &exit_code, &err), WP_ETIMEOUT, "%s", err.message);
+  elapsed = monotonic_ns() - start;
+  cr_assert_geq(elapsed, 100000000, "%llu ns", (unsigned long long)elapsed);
+  cr_assert_lt(elapsed, 900000000, "interrupted the 10 s sleep, not its 1 s cap (%llu ns)",
+               (unsigned long long)elapsed);
+  cr_assert(wp_instance_poisoned(inst));
+  const uint8_t *bytes = wp_instance_stdout(inst, &length, NULL);
+  assert_output(bytes, length, "sleeping\n");
   wp_instance_destroy(inst);
   wp_module_release(mod);
 }
