@@ -95,10 +95,14 @@ static void store_event(uint8_t *event, uint64_t userdata, uint16_t error, uint8
 }
 
 /* Sleeps until CLOCK_MONOTONIC reaches target. A signal (the runtime's
- * deadline timer) resumes the sleep unless it raised ctx->interrupt. */
+ * deadline timer) resumes the sleep unless it raised ctx->interrupt; a flag
+ * raised before the sleep began (during an earlier host call) counts too,
+ * since no further signal would come to end it. */
 static void sleep_until(const wp__wasi_ctx *ctx, uint64_t target) {
   struct timespec ts = {.tv_sec = (time_t)(target / NS_PER_SEC),
                         .tv_nsec = (long)(target % NS_PER_SEC)};
+  if (ctx->interrupt && *ctx->interrupt)
+    return;
   for (;;) {
     int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
     if (rc != EINTR)

@@ -463,6 +463,18 @@ Test(wasi, poll_oneoff_sleep_ends_on_interrupt) {
   cr_assert_eq(load64(0x400), 9);
 }
 
+Test(wasi, poll_oneoff_does_not_sleep_once_interrupted) {
+  uint64_t start;
+  ctx_with(NULL);
+  interrupt_flag = 1;
+  ctx.interrupt = &interrupt_flag;
+  store_clock_subscription(0x100, 4, 1, 10ull * 1000000000u, 0);
+  start = monotonic_ns();
+  cr_assert_eq(wp__wasi_poll_oneoff(&ctx, 0x100, 0x400, 1, 0x500), 0);
+  cr_assert_lt(monotonic_ns() - start, 100000000);
+  cr_assert_eq(load32(0x500), 1);
+}
+
 Test(wasi, poll_oneoff_sleep_resumes_after_other_signals) {
   struct sigaction action = {.sa_handler = raise_interrupt};
   struct itimerval timer = {.it_value = {0, 5000}};
