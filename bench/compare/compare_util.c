@@ -1,0 +1,99 @@
+/* compare_util.c — helpers shared by the wp_instance comparison harnesses
+ * (see compare_util.h). */
+#include "compare_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int wp_compare_read_file(const char *path, uint8_t **bytes, size_t *length) {
+  FILE *file = fopen(path, "rb");
+  if (!file)
+    return WP_ESYS;
+  if (fseek(file, 0, SEEK_END) != 0) {
+    fclose(file);
+    return WP_ESYS;
+  }
+  long size = ftell(file);
+  rewind(file);
+  if (size < 0) {
+    fclose(file);
+    return WP_ESYS;
+  }
+  uint8_t *buffer = malloc(size > 0 ? (size_t)size : 1);
+  if (!buffer) {
+    fclose(file);
+    return WP_ENOMEM;
+  }
+  size_t got = fread(buffer, 1, (size_t)size, file);
+  fclose(file);
+  if (got != (size_t)size) {
+    free(buffer);
+    return WP_ESYS;
+  }
+  *bytes = buffer;
+  *length = got;
+  return 0;
+}
+
+uint64_t wp_compare_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int compare_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+uint64_t wp_compare_quantile(uint64_t *samples, size_t count, double q) {
+  if (count == 0)
+    return 0;
+  qsort(samples, count, sizeof samples[0], compare_u64);
+  size_t at = (size_t)(q * (double)(count - 1) + 0.5);
+  return samples[at < count ? at : count - 1];
+}
+
+uint64_t wp_compare_rss_bytes(void) {
+  FILE *status = fopen("/proc/self/status", "r");
+  if (!status)
+    return 0;
+  char line[256];
+  uint64_t kib = 0;
+  while (fgets(line, sizeof line, status)) {
+    if (strncmp(line, "VmRSS:", 6) == 0) {
+      kib = strtoull(line + 6, NULL, 10);
+      break;
+    }
+  }
+  fclose(status);
+  return kib * 1024;
+}
+
+int wp_compare_start(const wp_runtime_config *cfg, const char *wasm_path, wp_runtime **rt,
+                     wp_module **mod) {
+  wp_error err = {0};
+  int rc = wp_runtime_create(cfg, rt, &err);
+  if (rc != 0) {
+    fprintf(stderr, "wp_runtime_create: %s (%s)\n", err.message, wp_strerror(rc));
+    return rc;
+  }
+  uint8_t *wasm = NULL;
+  size_t length = 0;
+  rc = wp_compare_read_file(wasm_path, &wasm, &length);
+  if (rc != 0) {
+    fprintf(stderr, "cannot read %s\n", wasm_path);
+    wp_runtime_destroy(*rt);
+    return rc;
+  }
+  rc = wp_module_load(*rt, wasm, length, NULL, mod, &err);
+  free(wasm);
+  if (rc != 0) {
+    fprintf(stderr, "wp_module_load %s: %s\n", wasm_path, err.message);
+    wp_runtime_destroy(*rt);
+    return rc;
+  }
+  return 0;
+}
