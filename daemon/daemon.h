@@ -46,6 +46,7 @@ typedef struct wp_daemon {
   wp_server *server;
   uint64_t started_ms; /* uv_now() at start-up */
   bool shutting_down;
+  uint64_t last_overload_log_ms; /* uv_now() of the last "overload" line */
 } wp_daemon;
 
 /* Per-endpoint state kept between the loop and a worker. */

@@ -205,9 +205,22 @@ void wp_exchange_respond_error(wp_exchange *x, int code, const char *message) {
     x->keep_alive = false;
     x->status = 500;
   }
-  if (code == WP_EQUEUE_FULL || code == WP_EPOOL_EXHAUSTED)
+  /* HEAD: the head of the error (its Content-Length included), no body,
+   * or a keep-alive client would read the body as the next response. */
+  if (x->req && x->req->method == WP_METHOD_HEAD) {
+    char *end = x->out.data ? strstr(x->out.data, "\r\n\r\n") : NULL;
+    if (end)
+      x->out.len = (size_t)(end + 4 - x->out.data);
+  }
+  /* Overload is logged at most once a second: under a flood the log would
+   * otherwise cost more than the refusals (which the metrics count). */
+  wp_daemon *d = x->daemon;
+  if ((code == WP_EQUEUE_FULL || code == WP_EPOOL_EXHAUSTED) &&
+      uv_now(d->loop) - d->last_overload_log_ms >= 1000) {
+    d->last_overload_log_ms = uv_now(d->loop);
     wp_log_warn("overload", "code=%s endpoint=%s", wp_err_name(code),
                 wp_endpoint_name(x->route.endpoint));
+  }
   exchange_answered(x);
 }
 

@@ -58,6 +58,15 @@ class Api(unittest.TestCase):
         resp = self.d.request("HEAD", "/v1/modules/add")
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.body, b"")
+        # Errors to HEAD have no body either: the next answer on the same
+        # connection must parse.
+        out = self.d.raw(
+            b"HEAD /v1/modules/nosuch HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, _, rest = out.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 404"), out)
+        self.assertNotIn(b"Content-Length: 0", head)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200"), out)
 
     def test_bad_modules(self):
         d = self.d
