@@ -65,7 +65,6 @@ struct wp_conn {
   bool processing;          /* inside conn_process_input (no recursion) */
   unsigned writes_pending;
   wp_conn *prev, *next; /* server's list */
-  char read_buffer[READ_BUFFER_BYTES];
 };
 
 typedef struct write_req {
@@ -89,6 +88,10 @@ struct wp_server {
   bool draining;
   bool drained_called;
   wp_server_drained_cb drained;
+  /* One read buffer for every connection: read callbacks feed the parser
+   * synchronously, so the bytes never outlive the callback, and thousands
+   * of mostly idle keep-alive connections cost no buffer each. */
+  char read_buffer[READ_BUFFER_BYTES];
 };
 
 static void conn_close(wp_conn *conn);
@@ -501,7 +504,7 @@ static void conn_flush(wp_conn *conn) {
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   wp_conn *conn = handle->data;
-  *buf = uv_buf_init(conn->read_buffer, sizeof conn->read_buffer);
+  *buf = uv_buf_init(conn->server->read_buffer, sizeof conn->server->read_buffer);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
