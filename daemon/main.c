@@ -11,6 +11,7 @@
  * instance and exit 0. If guest code is still running when the grace period
  * ends (a call without a deadline), the process exits without waiting for it.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -83,6 +84,14 @@ static int run(const wp_daemon_config *cfg) {
   int rc = wp_server_check_socket(cfg->server.socket_path, why, sizeof why);
   if (rc) {
     wp_log_error("startup_failed", "%s", why);
+    return 1;
+  }
+
+  /* The default state directory may not exist yet on a fresh machine
+   * (~/.local/state); the runtime only creates the last level. */
+  if (cfg->runtime.cache_dir && wp_make_dirs(cfg->runtime.cache_dir) != 0) {
+    wp_log_error("startup_failed", "runtime.cache_dir %s: %s", cfg->runtime.cache_dir,
+                 strerror(errno));
     return 1;
   }
 

@@ -86,8 +86,7 @@ bool wp_registry_name_valid(const char *name, size_t len) {
   return true;
 }
 
-/* mkdir -p with mode 0700 for what it creates. */
-static int make_dirs(const char *path) {
+int wp_make_dirs(const char *path) {
   char buf[4096];
   size_t len = strlen(path);
   if (len == 0 || len >= sizeof buf)
@@ -106,7 +105,7 @@ static int make_dirs(const char *path) {
 }
 
 int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err) {
-  if (make_dirs(module_dir) != 0) {
+  if (wp_make_dirs(module_dir) != 0) {
     set_err(err, WP_EIO, "module_dir %s: cannot create: %s", module_dir, strerror(errno));
     return WP_EIO;
   }

@@ -79,6 +79,10 @@ void wp_registry_list_free(wp_registry_item *items, size_t count);
 
 size_t wp_registry_count(wp_registry *reg);
 
+/* mkdir -p: creates path and its missing parents with mode 0700 (the
+ * daemon's state is private by default). 0, or -1 with errno set. */
+int wp_make_dirs(const char *path);
+
 /* The rule for names (also the file names in module_dir): 1..128 bytes of
  * [A-Za-z0-9._-], not starting with '.' (hidden and temp files in module_dir
  * start with one). */

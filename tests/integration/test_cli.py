@@ -159,6 +159,36 @@ class DaemonCommandLine(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_shipped_configs_start(self):
+        # configs/*.toml as shipped, on a fresh state directory (the default
+        # cache and module dirs do not exist yet), with --socket overriding.
+        import tempfile
+        configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs")
+        for name in ("default", "dense", "large"):
+            with self.subTest(config=name), tempfile.TemporaryDirectory() as tmp:
+                d = Daemon(workdir=tmp)
+                d.config = os.path.join(configs, name + ".toml")
+                d.write_config = lambda: None
+                sock = os.path.join(tmp, "wp.sock")
+                env_state = os.path.join(tmp, "state")
+                old = os.environ.get("XDG_STATE_HOME")
+                os.environ["XDG_STATE_HOME"] = env_state
+                try:
+                    d.start(wait=False, extra_args=("--socket", sock))
+                finally:
+                    if old is None:
+                        del os.environ["XDG_STATE_HOME"]
+                    else:
+                        os.environ["XDG_STATE_HOME"] = old
+                d.socket = sock
+                try:
+                    d.wait_ready()
+                    d.deploy("add", "add.wasm")
+                    self.assertEqual(d.call("add", "add", [2, 3]).json(), {"results": [5]})
+                    self.assertTrue(os.path.isdir(os.path.join(env_state, "wasmpool", "modules")))
+                finally:
+                    self.assertEqual(d.stop(), 0, d.read_log())
+
     def test_socket_override_help_version(self):
         d = Daemon()
         try:
