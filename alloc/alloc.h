@@ -90,7 +90,7 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len);
 typedef struct wp_image wp_image;
 
 typedef struct wp_image_segment {
-  uint64_t offset;      /* byte offset in linear memory */
+  uint64_t offset; /* byte offset in linear memory */
   const void *bytes;
   uint64_t length;
 } wp_image_segment;
@@ -100,8 +100,8 @@ typedef struct wp_image_segment {
  * overwrite earlier ones where they overlap. Returns WP_EINVAL if a segment
  * ends past max_bytes. *out has one reference. Zero segments give an image
  * with image_bytes == 0 (a valid "no data" image). */
-int wp_image_create(const wp_image_segment *segments, size_t segment_count,
-                    uint64_t max_bytes, wp_image **out);
+int wp_image_create(const wp_image_segment *segments, size_t segment_count, uint64_t max_bytes,
+                    wp_image **out);
 void wp_image_retain(wp_image *image);
 void wp_image_release(wp_image *image); /* frees at the last reference */
 uint64_t wp_image_bytes(const wp_image *image);
@@ -139,10 +139,10 @@ typedef struct wp_memory_request {
 
 typedef struct wp_memory_slot {
   uint32_t index;
-  uint8_t *base;           /* first byte of linear memory */
+  uint8_t *base;             /* first byte of linear memory */
   uint64_t accessible_bytes; /* current size; past it everything faults */
-  uint64_t limit_bytes;    /* min(request maximum, max_memory_bytes) */
-  bool affinity_hit;       /* the image was already mapped in this slot */
+  uint64_t limit_bytes;      /* min(request maximum, max_memory_bytes) */
+  bool affinity_hit;         /* the image was already mapped in this slot */
 } wp_memory_slot;
 
 /* Takes a memory slot holding exactly the image (or zeroes) in
@@ -160,8 +160,8 @@ void wp_memory_release(wp_pool *pool, wp_memory_slot *slot);
 typedef struct wp_table_slot {
   uint32_t index;
   void *elements;
-  uint32_t capacity;       /* elements that fit: min(max_elements, table_elements) */
-  uint32_t size;           /* current size in elements */
+  uint32_t capacity; /* elements that fit: min(max_elements, table_elements) */
+  uint32_t size;     /* current size in elements */
 } wp_table_slot;
 
 int wp_table_acquire(wp_pool *pool, uint32_t initial_elements, uint32_t max_elements,
@@ -184,12 +184,12 @@ typedef struct wp_slot_counts {
 
 typedef struct wp_pool_stats {
   wp_slot_counts instances, memories, tables;
-  uint64_t affinity_hits;   /* acquires that found their image mapped */
-  uint64_t affinity_misses; /* acquires of an image that had to map it */
-  uint64_t image_maps;      /* mmap calls that attached an image */
-  uint64_t resets;          /* memory slot resets done */
+  uint64_t affinity_hits;     /* acquires that found their image mapped */
+  uint64_t affinity_misses;   /* acquires of an image that had to map it */
+  uint64_t image_maps;        /* mmap calls that attached an image */
+  uint64_t resets;            /* memory slot resets done */
   uint64_t bytes_decommitted; /* bytes passed to madvise(MADV_DONTNEED) */
-  uint64_t warm_evictions;  /* warm slots made cold past max_unused_warm_slots */
+  uint64_t warm_evictions;    /* warm slots made cold past max_unused_warm_slots */
 } wp_pool_stats;
 
 void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out);
