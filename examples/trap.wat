@@ -8,7 +8,8 @@
 ;;   oob_store(addr: i32)           i32.store at addr
 ;;   div0(a: i32, b: i32) -> i32    a / b signed; traps when b = 0
 ;;   overflow(a: i32, b: i32) -> i32 a / b signed; traps for INT32_MIN / -1
-;;   conversion(x: f32) -> i32      i32.trunc_f32_s; traps for NaN or out of range
+;;   conversion(x: f32) -> i32      i32.trunc_f32_s; NaN traps as an invalid
+;;                                  conversion, out of range as integer overflow
 ;;   unreachable()                  executes unreachable
 ;;   stack_overflow(n: i32) -> i32  unbounded recursion (call stack exhausted)
 ;;   bad_indirect() -> i32          call_indirect with the wrong signature

@@ -1,0 +1,21 @@
+;; Assertions on examples/trap.wat (appended to it at build time): every
+;; documented trap, and the instance still answering afterwards. spin() is
+;; left to the runtime's deadline tests (it needs a deadline to return).
+(assert_return (invoke "ok") (i32.const 42))
+(assert_return (invoke "oob" (i32.const 65532)) (i32.const 0))
+(assert_trap (invoke "oob" (i32.const 65533)) "out of bounds memory access")
+(assert_trap (invoke "oob_store" (i32.const -1)) "out of bounds memory access")
+(assert_trap (invoke "div0" (i32.const 1) (i32.const 0)) "integer divide by zero")
+(assert_return (invoke "div0" (i32.const 7) (i32.const 2)) (i32.const 3))
+(assert_trap (invoke "overflow" (i32.const 0x80000000) (i32.const -1)) "integer overflow")
+(assert_trap (invoke "conversion" (f32.const nan)) "invalid conversion to integer")
+(assert_trap (invoke "conversion" (f32.const 3e9)) "integer overflow")
+(assert_return (invoke "conversion" (f32.const -2.5)) (i32.const -2))
+(assert_trap (invoke "unreachable") "unreachable")
+(assert_exhaustion (invoke "stack_overflow" (i32.const 0)) "call stack exhausted")
+(assert_trap (invoke "bad_indirect") "indirect call type mismatch")
+(assert_trap (invoke "null_indirect") "uninitialized element")
+(assert_trap (invoke "indirect_oob" (i32.const 4)) "undefined element")
+(assert_return (invoke "indirect_oob" (i32.const 0)) (i32.const 42))
+(assert_return (invoke "counter") (i32.const 0))
+(assert_return (invoke "ok") (i32.const 42))
