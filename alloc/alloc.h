@@ -188,7 +188,7 @@ typedef struct wp_pool_stats {
   uint64_t affinity_misses;   /* acquires of an image that had to map it */
   uint64_t image_maps;        /* mmap calls that attached an image */
   uint64_t resets;            /* memory slot resets done */
-  uint64_t bytes_decommitted; /* bytes passed to madvise(MADV_DONTNEED) */
+  uint64_t bytes_decommitted; /* bytes passed to madvise(MADV_DONTNEED), all pools */
   uint64_t warm_evictions;    /* warm slots made cold past max_unused_warm_slots */
 } wp_pool_stats;
 

@@ -32,7 +32,9 @@ int wp_instance_slot_acquire(wp_pool *pool, wp_instance_slot *out) {
 void wp_instance_slot_release(wp_pool *pool, wp_instance_slot *slot, uint64_t used_bytes) {
   wp__plain_pool *pp = &pool->instances;
   uint32_t s = slot->index;
-  wp__plain_slot_clear(pp, s, used_bytes, WP__INSTANCE_KEEP_BYTES, pool->page_bytes);
+  uint64_t decommitted =
+      wp__plain_slot_clear(pp, s, used_bytes, WP__INSTANCE_KEEP_BYTES, pool->page_bytes);
+  atomic_fetch_add_explicit(&pool->bytes_decommitted, decommitted, memory_order_relaxed);
   memset(slot, 0, sizeof(*slot));
   pthread_mutex_lock(&pp->lock);
   wp__index_release(&pp->index, s, 0);

@@ -43,17 +43,20 @@ void wp__plain_pool_fini(wp__plain_pool *pp) {
   pthread_mutex_destroy(&pp->lock);
 }
 
-void wp__plain_slot_clear(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
-                          uint64_t page_bytes) {
+uint64_t wp__plain_slot_clear(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
+                              uint64_t page_bytes) {
   uint8_t *at = pp->reservation + (uint64_t)slot * pp->slot_bytes;
   if (used > pp->slot_bytes)
     used = pp->slot_bytes;
   uint64_t copy = used < keep ? used : keep;
   memset(at, 0, copy);
   if (used <= copy)
-    return;
+    return 0;
   /* keep is a page multiple, so at + copy is page aligned here. */
   uint64_t end = (used + page_bytes - 1) / page_bytes * page_bytes;
-  if (madvise(at + copy, end - copy, MADV_DONTNEED) != 0)
+  if (madvise(at + copy, end - copy, MADV_DONTNEED) != 0) {
     memset(at + copy, 0, used - copy);
+    return 0;
+  }
+  return end - copy;
 }

@@ -42,8 +42,10 @@ int wp_table_grow(wp_pool *pool, wp_table_slot *slot, uint32_t new_elements) {
 void wp_table_release(wp_pool *pool, wp_table_slot *slot) {
   wp__plain_pool *pp = &pool->tables;
   uint32_t s = slot->index;
-  wp__plain_slot_clear(pp, s, (uint64_t)slot->size * pool->cfg.table_element_bytes,
-                       pool->cfg.table_keep_resident_bytes, pool->page_bytes);
+  uint64_t decommitted =
+      wp__plain_slot_clear(pp, s, (uint64_t)slot->size * pool->cfg.table_element_bytes,
+                           pool->cfg.table_keep_resident_bytes, pool->page_bytes);
+  atomic_fetch_add_explicit(&pool->bytes_decommitted, decommitted, memory_order_relaxed);
   memset(slot, 0, sizeof(*slot));
   pthread_mutex_lock(&pp->lock);
   wp__index_release(&pp->index, s, 0);
