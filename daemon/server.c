@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,6 +508,18 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(conn->server->read_buffer, sizeof conn->server->read_buffer);
 }
 
+/* After EOF: did the client only half-close (it still reads the answers)
+ * or close for good? A Unix socket whose peer is gone entirely polls as
+ * POLLHUP; a half-close does not. (TCP cannot tell them apart before a
+ * write fails, so TCP clients are treated as half-closed.) */
+static bool peer_closed(wp_conn *conn) {
+  uv_os_fd_t fd;
+  if (!conn->is_unix || uv_fileno(&conn->h.handle, &fd) != 0)
+    return false;
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   wp_conn *conn = stream->data;
   if (nread == 0)
@@ -515,9 +528,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (nread != UV_EOF)
       wp_log_debug("conn_read_failed", "error=\"%s\"", uv_strerror((int)nread));
     /* EOF: a client that half-closed after its requests still gets the
-     * answers (a partial request at the end is dropped); a reset ends it
-     * now. */
-    if (nread == UV_EOF && (conn->exchange_count > 0 || wp_http_parser_pending(conn->parser) > 0)) {
+     * answers (a partial request at the end is dropped); one that is gone
+     * (closed, reset) ends it now, and its queued jobs are skipped. */
+    if (nread == UV_EOF && (conn->exchange_count > 0 || wp_http_parser_pending(conn->parser) > 0) &&
+        !peer_closed(conn)) {
       uv_read_stop(stream);
       conn->reading = false;
       conn->eof = true;

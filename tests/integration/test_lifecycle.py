@@ -202,6 +202,25 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(json.loads(resp.read())["status"], "ok")
         conn.close()
 
+    def test_closed_client_jobs_are_skipped(self):
+        # One worker; five spinning calls queued on one connection, then the
+        # client closes for good: only the running one spins on, the queued
+        # ones are dropped, so the next caller waits ~0.5 s, not ~2.5 s.
+        d = self.daemon(server={"workers": 1, "queue_depth": 8}).start()
+        d.deploy("trap", "trap.wasm")
+        req = (b"POST /v1/modules/trap/call/spin HTTP/1.1\r\nHost: x\r\n"
+               b"X-Wasmpool-Deadline-Ms: 500\r\nContent-Length: 0\r\n\r\n")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.socket)
+        s.sendall(req * 5)
+        time.sleep(0.1)
+        s.close()
+        time.sleep(0.1)
+        start = time.time()
+        self.assertEqual(d.call("trap", "ok", []).json(), {"results": [42]})
+        self.assertLess(time.time() - start, 1.5)
+        self.assertLessEqual(d.metric('wasmpool_traps_total{kind="deadline_exceeded"}'), 1)
+
     def test_peer_uid_allow_list(self):
         other_uid = os.getuid() + 4242
         d = self.daemon(server={"allowed_uids": [other_uid]}).start(wait=False)
