@@ -256,7 +256,7 @@ int wp_bench_mix_parse(const char *text, size_t len, wp_bench_mix **out, char *w
                        size_t why_len) {
   *out = NULL;
   json_error_t jerr;
-  json_t *root = json_loadb(text, len, 0, &jerr);
+  json_t *root = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
   if (root == NULL)
     return fail(why, why_len, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
   json_t *list = root;

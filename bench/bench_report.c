@@ -118,11 +118,12 @@ void wp_bench_report_text(FILE *out, const wp_bench_opts *opts, const wp_bench_r
           r->open_loop ? "open loop" : "closed loop");
   if (r->open_loop)
     fprintf(out, " at %.0f req/s", r->rate);
-  fprintf(out, "\n  workload %s: %s%s\n", opts->workload_flag ? opts->workload_flag : "?",
-          opts->mix->count == 1 ? opts->mix->entries[0].name : "mix of ",
-          opts->mix->count == 1 ? "" : "");
-  if (opts->mix->count > 1)
-    fprintf(out, "  (%zu entries)\n", opts->mix->count);
+  if (opts->mix->count == 1)
+    fprintf(out, "\n  workload %s: %s\n", opts->workload_flag ? opts->workload_flag : "?",
+            opts->mix->entries[0].name);
+  else
+    fprintf(out, "\n  workload %s: %zu entries\n", opts->workload_flag ? opts->workload_flag : "?",
+            opts->mix->count);
 
   fprintf(out, "\n  requests     %lu in %.2fs (%lu HTTP responses, %lu body bytes)\n",
           (unsigned long)r->completed, r->elapsed_s, (unsigned long)r->http_responses,
