@@ -128,19 +128,23 @@ static int run(const wp_daemon_config *cfg) {
     wp_log_error("startup_failed", "cannot start workers");
     return 1;
   }
-  rc = wp_server_start(d, why, sizeof why);
-  if (rc) {
-    wp_log_error("startup_failed", "%s", why);
-    wp_server_destroy(d);
-    wp_work_queue_destroy(d->queue);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    return 1;
-  }
+  /* Before the socket exists, so a SIGTERM right after bind still removes
+   * it (the handler runs once the loop does). */
   uv_signal_init(&loop, &m.sigterm);
   uv_signal_init(&loop, &m.sigint);
   m.sigterm.data = m.sigint.data = &m;
   uv_signal_start(&m.sigterm, on_signal, SIGTERM);
   uv_signal_start(&m.sigint, on_signal, SIGINT);
+  rc = wp_server_start(d, why, sizeof why);
+  if (rc) {
+    wp_log_error("startup_failed", "%s", why);
+    wp_server_destroy(d);
+    wp_work_queue_destroy(d->queue);
+    uv_close((uv_handle_t *)&m.sigterm, NULL);
+    uv_close((uv_handle_t *)&m.sigint, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    return 1;
+  }
 
   wp_work_queue_stats qs;
   wp_work_queue_get_stats(d->queue, &qs);
