@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# compare.sh — the side-by-side comparison suite (issue 5): one command that
+# builds what it needs, measures wasmpool against what users would run
+# instead, and rewrites the comparison section of docs/BENCHMARKS.md (between
+# <!-- compare:begin --> and <!-- compare:end -->) with tables and SVG charts
+# (docs/bench/compare-*.svg), each target marked met or not met.
+#
+#   bench/compare.sh [--quick]
+#
+#   1. instantiate + release latency: wasmpool warm / cold slot, wasm2c's
+#      stock runtime, V8; a 1 MiB-image module and a no-data module
+#   2. guest speed: six C kernels on wasmpool, V8, wasm-interp and native
+#   3. end to end over a Unix socket: wasmpool-bench against wasmpoold, a
+#      node server instantiating V8 per request, and nginx's static 200
+#   4. density: RSS with 1, 1,000 and 10,000 live instances
+#
+# --quick: small sizes and one repetition, for a smoke test (about 1-2 min);
+# its figures are not the ones to quote. The full run takes about 10 min on
+# 2 cores.
+#
+# Environment: BUILD_DIR (default <repo>/build), BENCH_DOC (default
+# <repo>/docs/BENCHMARKS.md), NO_DOC=1 (measure, but leave the doc alone).
+# Raw output of every command, with the command line, is kept in
+# $BUILD_DIR/compare/run-<time>/results.tsv; the report is made from it.
+set -euo pipefail
+
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd)
+DOC=${BENCH_DOC:-$ROOT/docs/BENCHMARKS.md}
+BIN=$BUILD/bin
+CMP=$BUILD/compare
+EXAMPLES=$BUILD/examples
+SRC=$ROOT/bench/compare
+
+log() { printf '[compare %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# ---- build -----------------------------------------------------------------
+if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+  log "configuring $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" >/dev/null
+fi
+log "building (cmake --build $BUILD --target wasmpool-compare-deps wasmpoold wasmpool-bench)"
+cmake --build "$BUILD" -j2 --target wasmpool-compare-deps wasmpoold wasmpool-bench >/dev/null
+
+RUN=$CMP/run-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RUN"
+RESULTS=$RUN/results.tsv
+: >"$RESULTS"
+# Sockets live under /tmp: sun_path is 108 bytes, a build path may be longer.
+SOCKDIR=$(mktemp -d /tmp/wasmpool-compare.XXXXXX)
+CACHE=$CMP/cache
+mkdir -p "$CACHE"
+
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]:-}"; do
+    [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
+  done
+  if [[ -s $SOCKDIR/nginx/nginx.pid ]]; then kill "$(cat "$SOCKDIR/nginx/nginx.pid")" 2>/dev/null || true; fi
+  sleep 0.3
+  rm -rf "$SOCKDIR"
+}
+trap cleanup EXIT
+
+# record PART LABEL CMD... — runs CMD, appends "part label status cmd output"
+# (tab-separated; output lines joined with " | ") to results.tsv.
+record() {
+  local part=$1 label=$2 status=0 out
+  shift 2
+  out=$("$@" 2>>"$RUN/stderr.log") || status=$?
+  out=$(printf '%s' "$out" | tr '\t' ' ' | awk 'BEGIN{ORS=""} NR>1{print " | "} {print}')
+  printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$label" "$status" "$*" "$out" >>"$RESULTS"
+  if [[ $status -ne 0 ]]; then log "FAILED ($status): $*"; fi
+  return 0
+}
+meta() { printf 'meta\t%s\t0\t%s\t%s\n' "$1" "${3:-}" "$2" >>"$RESULTS"; }
+
+# ---- the machine -------------------------------------------------------------
+meta cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs" "lscpu; nproc"
+meta memory "$(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)" "/proc/meminfo"
+meta kernel "$(uname -sr)" "uname -sr"
+meta os "$(. /etc/os-release && echo "$PRETTY_NAME")" "/etc/os-release"
+meta node "$(node --version) (V8 $(node -p process.versions.v8))" "node --version"
+meta cc "$(cc --version | head -1)" "cc --version"
+meta clang "$(clang --version | head -1)" "clang --version"
+meta wabt "$(wasm2c --version)" "wasm2c --version"
+meta nginx "$( (nginx -v 2>&1 || echo 'not installed') | head -1)" "nginx -v"
+meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)" "/proc/loadavg"
+meta mode "$([[ $QUICK == 1 ]] && echo quick || echo full)" "bench/compare.sh"
+meta started "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "date -u"
+
+# ---- 1. instantiate + release ---------------------------------------------------
+if [[ $QUICK == 1 ]]; then
+  REPS=1; WARM_N=2000; COLD_N=1000; STOCK_N=300; V8_N=300
+else
+  REPS=5; WARM_N=20000; COLD_N=5000; STOCK_N=2000; V8_N=2000
+fi
+log "part 1: instantiate + release ($REPS runs of each)"
+for rep in $(seq "$REPS"); do
+  for module in bigdata nodata; do
+    wasm=$EXAMPLES/bigdata.wasm
+    [[ $module == nodata ]] && wasm=$CMP/nodata.wasm
+    record p1 "$module/wasmpool-warm" "$BIN/wasmpool-compare-instantiate" "$wasm" warm "$WARM_N" "$CACHE"
+    record p1 "$module/wasmpool-cold" "$BIN/wasmpool-compare-instantiate" "$wasm" cold "$COLD_N" "$CACHE"
+    record p1 "$module/wasm2c-stock" "$BIN/wasmpool-compare-stock-$module" "$STOCK_N"
+    record p1 "$module/v8" node "$SRC/v8_instantiate.cjs" "$wasm" "$V8_N"
+  done
+done
+
+# ---- 2. guest speed -------------------------------------------------------------
+# name:N at full size (about 0.1-0.3 s natively per bench(N) call).
+KERNELS="fib:1200 matmul:2000 sha256:2500 sort:70 nbody:1200 strsearch:90"
+if [[ $QUICK == 1 ]]; then
+  KREPS=1; KTIMED=3; KWARM=1; KDIV=10
+else
+  KREPS=3; KTIMED=7; KWARM=2; KDIV=1
+fi
+interp_kernel() { # FILE: wasm-interp's CPU time (user+sys) and checksum
+  local out real user sys
+  out=$( { TIMEFORMAT='%R %U %S'; time wasm-interp --run-all-exports "$1" 2>&1; } 2>"$RUN/time.tmp" )
+  read -r real user sys <"$RUN/time.tmp"
+  awk -v c="${out##*i32:}" -v r="$real" -v u="$user" -v s="$sys" \
+    'BEGIN{printf "checksum=%u wall_ns=%.0f cpu_ns=%.0f\n", c, r*1e9, (u+s)*1e9}'
+}
+log "part 2: guest speed ($KREPS processes x $KTIMED timed runs per engine and kernel)"
+for rep in $(seq "$KREPS"); do
+  for entry in $KERNELS; do
+    k=${entry%%:*}
+    n=$(( ${entry##*:} / KDIV ))
+    record p2 "$k/native" "$CMP/native-$k" "$n" "$KTIMED" "$KWARM"
+    record p2 "$k/wasmpool" "$BIN/wasmpool-compare-kernel" "$CMP/$k.wasm" "$CACHE" "$n" "$KTIMED" "$KWARM"
+    record p2 "$k/v8" node --no-warnings "$SRC/v8_kernel.cjs" "$CMP/$k.wasm" "$n" "$KTIMED" "$KWARM"
+    interp=$(ls -t "$CMP/$k"-interp-*.wasm | head -1)
+    interp_n=${interp##*-interp-}; interp_n=${interp_n%.wasm}
+    record p2 "$k/interp@$interp_n" interp_kernel "$interp"
+    [[ $rep == 1 ]] && record p2 "$k/native@$interp_n" "$CMP/native-$k" "$interp_n" 1 0
+  done
+done
+
+# ---- 3. end to end over the socket -----------------------------------------------
+if [[ $QUICK == 1 ]]; then
+  E2E_REPS=1; E2E_DUR=1s; E2E_WARM=200ms
+else
+  E2E_REPS=3; E2E_DUR=3s; E2E_WARM=500ms
+fi
+DENSITY_MAX=10000
+[[ $QUICK == 1 ]] && DENSITY_MAX=1000
+cat >"$SOCKDIR/wasmpoold.toml" <<TOML
+# Written by bench/compare.sh: defaults, except room for the density part.
+[pool]
+total_instances = $((DENSITY_MAX + 100))
+[server]
+socket_path = "$SOCKDIR/wasmpool.sock"
+instance_idle_timeout = "0s"
+[runtime]
+cache_dir = "$CMP/daemon-cache"
+module_dir = "$SOCKDIR/modules"
+[log]
+level = "warn"
+TOML
+wait_socket() { # PATH: up to 10 s for a server to listen
+  local i
+  for i in $(seq 100); do [[ -S $1 ]] && return 0; sleep 0.1; done
+  return 1
+}
+log "part 3: starting wasmpoold, the node server and nginx"
+"$BIN/wasmpoold" --config "$SOCKDIR/wasmpoold.toml" >"$RUN/wasmpoold.log" 2>&1 &
+DAEMON_PID=$!
+PIDS+=("$DAEMON_PID")
+node "$SRC/node_server.cjs" "$SOCKDIR/node.sock" "$EXAMPLES/hello.wasm" "$EXAMPLES/add.wasm" \
+  >"$RUN/node.log" 2>&1 &
+PIDS+=("$!")
+HAVE_NGINX=0
+if command -v nginx >/dev/null 2>&1; then
+  mkdir -p "$SOCKDIR/nginx"
+  sed "s#@DIR@#$SOCKDIR/nginx#g" "$SRC/nginx.conf.in" >"$SOCKDIR/nginx/nginx.conf"
+  if nginx -p "$SOCKDIR/nginx" -c "$SOCKDIR/nginx/nginx.conf" 2>>"$RUN/stderr.log"; then
+    wait_socket "$SOCKDIR/nginx/nginx.sock" && HAVE_NGINX=1
+  fi
+else
+  log "nginx is not installed (Debian package nginx-light or nginx): its rows are not run"
+fi
+meta nginx_run "$HAVE_NGINX" ""
+DAEMON_OK=0
+if wait_socket "$SOCKDIR/wasmpool.sock" && wait_socket "$SOCKDIR/node.sock"; then
+  # Deploy once (compiles, or hits daemon-cache); the load runs do not redeploy.
+  if "$BIN/wasmpool-bench" --socket "$SOCKDIR/wasmpool.sock" \
+       --deploy hello="$EXAMPLES/hello.wasm" --deploy add="$EXAMPLES/add.wasm" \
+       --deploy bigdata="$EXAMPLES/bigdata.wasm" --call add add 1 2 -n 10 --json \
+       >/dev/null 2>>"$RUN/stderr.log"; then
+    DAEMON_OK=1
+  fi
+fi
+meta daemon_run "$DAEMON_OK" ""
+if [[ $DAEMON_OK == 1 ]]; then
+  targets="wasmpool:$SOCKDIR/wasmpool.sock node:$SOCKDIR/node.sock"
+  [[ $HAVE_NGINX == 1 ]] && targets="$targets nginx:$SOCKDIR/nginx/nginx.sock"
+  log "part 3: end to end ($E2E_REPS x $E2E_DUR per target, workload and concurrency)"
+  for rep in $(seq "$E2E_REPS"); do
+    for workload in run call; do
+      if [[ $workload == run ]]; then wl=(--run hello); else wl=(--call add add 1 2); fi
+      for conns in 1 16; do
+        for target in $targets; do
+          name=${target%%:*}
+          record p3 "$workload/c$conns/$name" "$BIN/wasmpool-bench" --socket "${target#*:}" \
+            "${wl[@]}" -c "$conns" -d "$E2E_DUR" --warmup "$E2E_WARM" --no-progress --json
+        done
+      done
+    done
+  done
+else
+  log "part 3: wasmpoold did not come up (see $RUN/wasmpoold.log): end-to-end rows not run"
+fi
+
+# ---- 4. density ----------------------------------------------------------------
+log "part 4: density"
+COUNTS="1 1000 10000"
+[[ $QUICK == 1 ]] && COUNTS="1 100 1000"
+if [[ $DAEMON_OK == 1 ]]; then
+  record p4 wasmpoold python3 "$SRC/daemon_density.py" "$SOCKDIR/wasmpool.sock" "$DAEMON_PID" bigdata $COUNTS
+fi
+record p4 harness "$BIN/wasmpool-compare-density" "$EXAMPLES/bigdata.wasm" "$CACHE" $COUNTS
+# V8 copies the 1 MiB image into every instance (about 1.05 MiB RSS each):
+# hold only as many as leave 6 GiB of this shared machine's memory free.
+avail_kib=$(awk '/MemAvailable/{print $2}' /proc/meminfo)
+v8_fit=$(( (avail_kib - 6 * 1048576) / 1100 ))
+v8_counts=""
+for c in $COUNTS; do
+  if (( c <= v8_fit )); then v8_counts="$v8_counts $c"; fi
+done
+meta v8_density_cap "$v8_fit" "MemAvailable - 6 GiB over 1.1 MiB per instance"
+if [[ -n $v8_counts ]]; then
+  record p4 v8 node --expose-gc "$SRC/v8_density.cjs" "$EXAMPLES/bigdata.wasm" $v8_counts
+fi
+
+meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)" "/proc/loadavg"
+meta finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "date -u"
+log "results: $RESULTS"
+
+# ---- report ------------------------------------------------------------------------
+if [[ ${NO_DOC:-0} == 1 ]]; then
+  python3 "$SRC/report.py" --root "$ROOT" --results "$RESULTS" --print
+else
+  python3 "$SRC/report.py" --root "$ROOT" --results "$RESULTS" --doc "$DOC" \
+    --charts "$ROOT/docs/bench"
+  log "wrote the comparison section of $DOC and charts in docs/bench/"
+fi
