@@ -14,7 +14,9 @@ UNLINKABLE_WAT = """(module (import "env" "nope" (func)) (func (export "f")))"""
 class Api(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = Daemon(pool={"total_instances": 4}).start()
+        # queue_depth above the 32 requests one connection may have
+        # outstanding, so the deep pipeline test never sees queue_full.
+        cls.d = Daemon(pool={"total_instances": 4}, server={"queue_depth": 64}).start()
         for name, example in [("add", "add.wasm"), ("fib", "fib.wasm"), ("trap", "trap.wasm"),
                               ("hello", "hello.wasm"), ("upper", "upper.wasm"),
                               ("reactor", "reactor.wasm")]:
