@@ -512,9 +512,11 @@ static void on_check(uv_timer_t *timer) {
     begin_drain(eng, now);
     return;
   }
-  if (!eng->ever_connected && now - eng->start_ns > CONNECT_GIVEUP_NS) {
-    set_err(eng, WP_ESYS, "could not connect to %s within 5 s",
-            eng->socket_path ? eng->socket_path : "the TCP address");
+  uint64_t giveup =
+      eng->opts->timeout_ns < CONNECT_GIVEUP_NS ? eng->opts->timeout_ns : CONNECT_GIVEUP_NS;
+  if (!eng->ever_connected && now - eng->start_ns > giveup) {
+    set_err(eng, WP_ESYS, "could not connect to %s within %.1f s",
+            eng->socket_path ? eng->socket_path : "the TCP address", (double)giveup / 1e9);
     finish(eng);
     return;
   }
