@@ -34,6 +34,14 @@ class Lifecycle(unittest.TestCase):
             d.cleanup()
         self.assertEqual(bad, [])
 
+    def wait_queue(self, d, predicate, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate(d.request("GET", "/v1/stats").json()["queue"]):
+                return
+            time.sleep(0.01)
+        self.fail("the work queue never reached the expected state")
+
     def daemon(self, **tables):
         d = Daemon(**tables)
         self.daemons.append(d)
@@ -95,7 +103,7 @@ class Lifecycle(unittest.TestCase):
                    threading.Thread(target=slow_call, args=("fib", "fib", "fib", [27], 5000))]
         for t in threads:
             t.start()
-        time.sleep(0.3)
+        self.wait_queue(d, lambda q: q["busy"] >= 1)  # the spin is running
         d.proc.send_signal(signal.SIGTERM)
         time.sleep(0.1)
         with self.assertRaises(OSError):
@@ -167,9 +175,10 @@ class Lifecycle(unittest.TestCase):
                                   headers={"X-Wasmpool-Deadline-Ms": "800"}).status)
 
         threads = [threading.Thread(target=spin) for _ in range(2)]
-        for t in threads:
-            t.start()
-            time.sleep(0.15)  # the first runs, the second waits in the queue
+        threads[0].start()
+        self.wait_queue(d, lambda q: q["busy"] == 1)
+        threads[1].start()
+        self.wait_queue(d, lambda q: q["waiting"] == 1)  # the queue is now full
         start = time.time()
         resp = d.call("trap", "ok", [])
         self.assertLess(time.time() - start, 0.5, "refused at once, not after the queue")
