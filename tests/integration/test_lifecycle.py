@@ -118,15 +118,15 @@ class Lifecycle(unittest.TestCase):
         self.assertTrue(inst)
 
     def test_idle_instances_are_released(self):
-        d = self.daemon(server={"instance_idle_timeout": "300ms"}).start()
+        d = self.daemon(server={"instance_idle_timeout": "500ms"}).start()
         d.deploy("add", "add.wasm")
         kept = d.request("POST", "/v1/modules/add/instances").json()["id"]
         forgotten = d.request("POST", "/v1/modules/add/instances").json()["id"]
-        for _ in range(8):  # keep one busy past the timeout
+        for _ in range(10):  # keep one busy past the timeout
             time.sleep(0.1)
             resp = d.request("POST", "/v1/instances/%s/call/add" % kept, body={"args": [1, 1]})
             self.assertEqual(resp.status, 200)
-        time.sleep(0.6)
+        time.sleep(0.8)
         resp = d.request("POST", "/v1/instances/%s/call/add" % forgotten, body={"args": [1, 1]})
         self.assertEqual(resp.error_code(), "unknown_instance")
         self.assertIn("instances_reaped", d.read_log())
@@ -144,7 +144,7 @@ class Lifecycle(unittest.TestCase):
         # A kept-alive connection that goes quiet is closed too.
         conn = d.connection()
         self.assertEqual(d.request("GET", "/v1/health", conn=conn).status, 200)
-        time.sleep(0.8)
+        time.sleep(1.2)
         self.assertEqual(d.request("GET", "/v1/stats").json()["connections"], 1,
                          "only the stats request's own connection is left")
         conn.close()
