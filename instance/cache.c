@@ -21,11 +21,15 @@
 /* Flags for the generated code. -fstack-clash-protection makes a frame larger
  * than the guard probe page by page, so it faults on the guard instead of
  * jumping over it; hidden visibility + -Bsymbolic keep every symbol of one
- * module inside its .so (only wp_glue_descriptor is exported). */
+ * module inside its .so (only wp_glue_descriptor is exported).
+ * -fsignaling-nans stops GCC folding x - 0.0, x * 1.0, -1.0 * x... to x or
+ * -x, which would return a signalling NaN unquieted (the spec wants an
+ * arithmetic NaN). */
 static const char *const k_cc_flags[] = {"-fPIC",
                                          "-shared",
                                          "-fvisibility=hidden",
                                          "-fstack-clash-protection",
+                                         "-fsignaling-nans",
                                          "-fno-strict-aliasing",
                                          "-DNDEBUG",
                                          "-w",
@@ -215,6 +219,24 @@ static int compile_into(const wp__compiler *cc, const wp__module_info *info, con
   cc_argv[n] = NULL;
   rc = wp__spawn(cc_argv, &cc->limits, captured, 8192, err);
   free(captured);
+  return rc;
+}
+
+int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length, wp_error *err) {
+  char dir[4096], wasm_path[4200];
+  if (!path_join(dir, sizeof(dir), cc->cache_dir, "tmp.XXXXXX") || mkdtemp(dir) == NULL)
+    return WP_EIO;
+  int rc = WP_EIO;
+  if (path_join(wasm_path, sizeof(wasm_path), dir, "m.wasm") &&
+      write_file(wasm_path, wasm, length) == 0) {
+    char captured[2048];
+    const char *argv[] = {"wasm-validate", k_wasm2c_flags[0], wasm_path, NULL};
+    wp_error verr = {0};
+    rc = wp__spawn(argv, &cc->limits, captured, sizeof(captured), &verr);
+    if (rc == WP_ECOMPILE)
+      rc = wp__error(err, WP_EINVALID_MODULE, "%s", verr.message);
+  }
+  remove_dir(dir);
   return rc;
 }
 

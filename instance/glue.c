@@ -12,10 +12,14 @@
  *   builds (the .so itself is not instrumented).
  * - Imports: each import symbol Z_<mod>Z_<field> is defined here as a
  *   forwarder through a host-filled wp_glue_import array. The generated code
- *   receives a pointer to that array as the instance of every module it
- *   imports from (so the order wasm2c sorts them in does not matter), and one
- *   .so never depends on another's symbols: two modules registered under the
- *   same name cannot clash.
+ *   receives one import block as the instance of every module it imports
+ *   from (so the order wasm2c sorts them in does not matter), and one .so
+ *   never depends on another's symbols: two modules registered under the
+ *   same name cannot clash. The block is [self pointer][wp_glue_import...]
+ *   and forwarders find it as *(void **)ctx: wasm2c 1.0.32 passes the block
+ *   itself on a direct call but, for an imported function placed in a table,
+ *   a pointer to the instance field that holds the block (its elem init adds
+ *   the field's offset to the instance). Both dereference to the block.
  * - Exports: one descriptor, wp_glue_module (the only visible symbol), with a
  *   per-export entry holding the raw name bytes, kind, signature, a
  *   trampoline over 64-bit raw value slots and the typed C function (the
@@ -200,7 +204,11 @@ static const char k_prelude[] =
     "wasm_rt_externref_t init) {\n"
     "  return wp_host->grow_table(t, 1, d, &init);\n"
     "}\n"
-    "static void wp_bind(const wp_glue_host *host) { wp_host = host; }\n";
+    "static void wp_bind(const wp_glue_host *host) { wp_host = host; }\n"
+    "static inline const wp_glue_import *wp_imports(void *ctx) {\n"
+    "  void **block = *(void **)ctx;\n"
+    "  return (const wp_glue_import *)(block + 1);\n"
+    "}\n";
 
 /* One forwarder per distinct import symbol. */
 static int write_imports(FILE *f, const wp__module_info *info, wp_error *err) {
@@ -240,7 +248,7 @@ static int write_imports(FILE *f, const wp__module_info *info, wp_error *err) {
         fprintf(f, " %s(struct %s_instance_t *ctx", seen[i], mod);
         for (uint32_t p = 0; p < ft->param_count; p++)
           fprintf(f, ", %s a%u", c_type(ft->params[p]), p);
-        fprintf(f, ") {\n  const wp_glue_import *imp = &((const wp_glue_import *)ctx)[%u];\n", i);
+        fprintf(f, ") {\n  const wp_glue_import *imp = &wp_imports(ctx)[%u];\n", i);
         fputs("  if (imp->host) wp_host->host_enter();\n  ", f);
         if (ft->result_count > 0) {
           write_return_type(f, ft);
@@ -261,23 +269,19 @@ static int write_imports(FILE *f, const wp__module_info *info, wp_error *err) {
         break;
       }
       case WP__EXTERN_GLOBAL:
-        fprintf(f,
-                "%s *%s(struct %s_instance_t *ctx) { return (%s *)((const wp_glue_import "
-                "*)ctx)[%u].ptr; }\n",
+        fprintf(f, "%s *%s(struct %s_instance_t *ctx) { return (%s *)wp_imports(ctx)[%u].ptr; }\n",
                 c_type(imp->global.type), seen[i], mod, c_type(imp->global.type), i);
         break;
       case WP__EXTERN_MEMORY:
         fprintf(f,
                 "wasm_rt_memory_t *%s(struct %s_instance_t *ctx) { return (wasm_rt_memory_t "
-                "*)((const wp_glue_import *)ctx)[%u].ptr; }\n",
+                "*)wp_imports(ctx)[%u].ptr; }\n",
                 seen[i], mod, i);
         break;
       case WP__EXTERN_TABLE: {
         const char *tt = imp->table.elem_type == WP__EXTERNREF ? "wasm_rt_externref_table_t"
                                                                : "wasm_rt_funcref_table_t";
-        fprintf(f,
-                "%s *%s(struct %s_instance_t *ctx) { return (%s *)((const wp_glue_import "
-                "*)ctx)[%u].ptr; }\n",
+        fprintf(f, "%s *%s(struct %s_instance_t *ctx) { return (%s *)wp_imports(ctx)[%u].ptr; }\n",
                 tt, seen[i], mod, tt, i);
         break;
       }

@@ -26,7 +26,7 @@ int wp__module_resolve_imports(wp_module *mod, const wp_linker *linker, wp__wasi
 
 static void instantiate_entry(void *arg) {
   wp_instance *inst = arg;
-  inst->mod->glue->instantiate(inst->area, inst->imports);
+  inst->mod->glue->instantiate(inst->area, inst->import_block);
 }
 
 typedef struct call_args {
@@ -90,8 +90,14 @@ int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options
                      mod->glue->instance_size);
   }
   inst->area = inst->slot.area;
-  inst->imports = calloc(mod->info.import_count + 1, sizeof(wp_glue_import));
-  if (!inst->imports) {
+  /* [self pointer][wp_glue_import x import_count]: see glue.c. */
+  inst->import_block =
+      calloc(1, sizeof(void *) + (mod->info.import_count + 1) * sizeof(wp_glue_import));
+  if (inst->import_block) {
+    inst->import_block[0] = inst->import_block;
+    inst->imports = (wp_glue_import *)(inst->import_block + 1);
+  }
+  if (!inst->import_block) {
     wp_instance_destroy(inst);
     return wp__error(err, WP_ENOMEM, "out of memory");
   }
@@ -158,7 +164,7 @@ void wp_instance_destroy(wp_instance *inst) {
     wp_instance_slot_release(inst->rt->pool, &inst->slot, inst->mod->glue->instance_size);
   if (inst->wasi_ready)
     wp__wasi_ctx_free(&inst->wasi);
-  free(inst->imports);
+  free(inst->import_block);
   wp_module_release(inst->mod);
   free(inst);
 }

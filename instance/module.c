@@ -324,6 +324,8 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
       wp__module_missing_imports(&mod->info, provides, &pctx, missing, sizeof(missing));
   if (missing_count) {
     wp_module_release(mod);
+    if (wp__validate(&rt->compiler, wasm, length, err) == WP_EINVALID_MODULE)
+      return WP_EINVALID_MODULE;
     return wp__error(err, WP_EUNLINKABLE, "unknown import%s: %s", missing_count > 1 ? "s" : "",
                      missing);
   }

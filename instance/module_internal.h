@@ -38,8 +38,9 @@ struct wp_instance {
   wp_module *mod;
   wp_instance_slot slot;
   bool has_slot;
-  void *area; /* the generated Z_m_instance_t */
-  wp_glue_import *imports;
+  void *area;              /* the generated Z_m_instance_t */
+  void **import_block;     /* [self][imports...], given to the generated code */
+  wp_glue_import *imports; /* inside import_block */
   wp__instance_core core;
   wp__wasi_ctx wasi;
   bool wasi_ready;

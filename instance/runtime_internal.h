@@ -39,10 +39,10 @@
  * wp_glue_host: the runtime functions the generated code calls (the glue
  * defines every wasm_rt_* symbol as a forwarder through it, so a .so needs no
  * symbol from the executable). wp_glue_import: one per import, in import
- * order; the generated code is given a pointer to this array as the
- * "instance" of every module it imports from, and the glue's import
- * forwarders index it. fn(env, args...) has the import's C signature with a
- * void * first; host is non-zero when fn is host code (deadline signals are
+ * order, after one self pointer (see glue.c for why); the generated code is
+ * given a pointer to that block as the "instance" of every module it
+ * imports from, and the glue's import forwarders index it. fn(env, args...) has the import's C
+ * signature with a void * first; host is non-zero when fn is host code (deadline signals are
  * deferred while it runs). ptr is the global / memory / table of an import.
  * Values cross the trampolines as 64-bit raw slots (floats as bits, refs as
  * pointers). */
@@ -96,8 +96,9 @@ WP__GLUE_ABI(
       unsigned import_count;
     } wp_glue_module;)
 
-/* Bumped when the meaning (not the layout) of the ABI changes. */
-#define WP__GLUE_ABI_VERSION 1u
+/* Bumped when the meaning (not the layout) of the ABI, or what glue.c
+ * writes, changes: it is part of the cache key. */
+#define WP__GLUE_ABI_VERSION 2u
 
 /* wasm_rt_trap_t values (wasm-rt.h, wabt 1.0.32), mapped in runtime.c. */
 enum {
@@ -165,6 +166,12 @@ void wp__compiler_free(wp__compiler *cc);
  * running wasm2c and cc. *so_path is malloc'd. */
 int wp__compile(const wp__compiler *cc, const wp__module_info *info, const uint8_t *wasm,
                 size_t length, const char *key_hex, char **so_path, bool *cache_hit, wp_error *err);
+
+/* Runs wabt's validator (same features as wasm2c): 0 when valid,
+ * WP_EINVALID_MODULE with its message when not, another code when it could
+ * not run. Used to report an invalid module as invalid even when it also
+ * has unknown imports (the spec's order: validation before linking). */
+int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length, wp_error *err);
 
 /* ---- Glue generation (glue.c) -------------------------------------------- */
 

@@ -196,3 +196,60 @@ Test(module, pool_exhaustion_is_reported) {
   wp_module_release(mod);
   wp_runtime_destroy(rt);
 }
+
+/* wasm2c 1.0.32 passes a different "instance" pointer when an imported
+ * function is called through a table than when it is called directly; both
+ * must reach the right host function and linked instance. */
+Test(module, imported_functions_called_through_a_table) {
+  wp_runtime *rt = wpt_runtime();
+  wp_linker *linker = NULL;
+  cr_assert_eq(wp_linker_create(&linker), 0);
+  wp_module *a = wpt_load(rt, "(module (global $k (mut i32) (i32.const 3))\n"
+                              "  (func (export \"triple\") (param i32) (result i32)\n"
+                              "    local.get 0 global.get $k i32.mul))");
+  wp_instance *ia = wpt_instantiate(rt, a);
+  cr_assert_eq(wp_linker_register(linker, "A", ia), 0);
+  wp_module_options mopts = {.allow_spectest = true, .linker = linker};
+  wp_module *b =
+      wpt_load_opts(rt,
+                    "(module\n"
+                    "  (import \"spectest\" \"print_i32\" (func $print (param i32)))\n"
+                    "  (import \"A\" \"triple\" (func $triple (param i32) (result i32)))\n"
+                    "  (type $v (func (param i32)))\n"
+                    "  (type $t (func (param i32) (result i32)))\n"
+                    "  (table 2 funcref) (elem (i32.const 0) $print $triple)\n"
+                    "  (func (export \"via_table\") (param i32) (result i32)\n"
+                    "    (call_indirect (type $v) (local.get 0) (i32.const 0))\n"
+                    "    (call_indirect (type $t) (local.get 0) (i32.const 1))))\n",
+                    &mopts);
+  wp_instance_options iopts = {.linker = linker};
+  wp_instance *ib = NULL;
+  wp_error err = {0};
+  cr_assert_eq(wp_instance_create(rt, b, &iopts, &ib, &err), 0, "%s", err.message);
+  uint32_t r = 0;
+  wp_val arg = wpt_i32(14);
+  cr_assert_eq(wpt_call_i32(ib, "via_table", &arg, 1, &r, &err), 0, "%s", err.message);
+  cr_assert_eq(r, 42);
+  wp_instance_destroy(ib);
+  wp_instance_destroy(ia);
+  wp_module_release(b);
+  wp_module_release(a);
+  wp_linker_destroy(linker);
+  wp_runtime_destroy(rt);
+}
+
+/* Validation comes before linking: an invalid module with unknown imports
+ * is reported invalid. */
+Test(module, invalid_before_unlinkable) {
+  wp_runtime *rt = wpt_runtime();
+  /* (import "x" "y" (func)) plus a body "i32.const 0" for a () -> () func. */
+  static const uint8_t wasm[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01,
+                                 0x04, 0x01, 0x60, 0x00, 0x00, 0x02, 0x07, 0x01, 0x01,
+                                 0x78, 0x01, 0x79, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00,
+                                 0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x00, 0x0b};
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  int rc = wp_module_load(rt, wasm, sizeof(wasm), NULL, &mod, &err);
+  cr_assert_eq(rc, WP_EINVALID_MODULE, "%s: %s", wp_err_name(rc), err.message);
+  wp_runtime_destroy(rt);
+}
