@@ -265,8 +265,10 @@ int wp_bench_mix_parse(const char *text, size_t len, wp_bench_mix **out, char *w
     json_t *value;
     json_object_foreach(root, key, value) {
       if (strcmp(key, "requests") != 0) {
+        /* key lives in root: format the message before letting root go. */
+        int rc = fail(why, why_len, "unknown top-level key \"%s\" (expected \"requests\")", key);
         json_decref(root);
-        return fail(why, why_len, "unknown top-level key \"%s\" (expected \"requests\")", key);
+        return rc;
       }
     }
     list = json_object_get(root, "requests");
