@@ -40,6 +40,10 @@
  * pauses, so one client cannot queue unbounded work by pipelining. */
 #define MAX_PIPELINE      32
 #define READ_BUFFER_BYTES 65536
+/* Answer bytes queued for a client that does not read them; past it the
+ * daemon stops reading its requests, so a client that only sends cannot make
+ * the daemon buffer answers without bound. */
+#define MAX_WRITE_BACKLOG ((size_t)4 << 20)
 
 typedef union stream_handle {
   uv_handle_t handle;
@@ -273,7 +277,11 @@ static void on_write(uv_write_t *req, int status) {
   if (status < 0 && !conn->closing) {
     wp_log_debug("conn_write_failed", "error=\"%s\"", uv_strerror(status));
     conn_close(conn);
+    return;
   }
+  /* Reading may have paused on the write backlog. */
+  if (!conn->closing && !conn->shutting_down && !conn->reading)
+    conn_process_input(conn);
 }
 
 static void on_linger_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -609,7 +617,8 @@ static void conn_process_input(wp_conn *conn) {
     conn_shutdown(conn);
     return;
   }
-  bool want_read = !conn->input_done && !conn->eof && conn->exchange_count < MAX_PIPELINE;
+  bool want_read = !conn->input_done && !conn->eof && conn->exchange_count < MAX_PIPELINE &&
+                   uv_stream_get_write_queue_size(&conn->h.stream) < MAX_WRITE_BACKLOG;
   if (want_read && !conn->reading) {
     if (uv_read_start(&conn->h.stream, on_alloc, on_read) == 0)
       conn->reading = true;
@@ -661,7 +670,11 @@ static void on_connection(uv_stream_t *listener, int status) {
   wp_server *server = listener->data;
   wp_daemon *d = server->daemon;
   if (status < 0) {
-    wp_log_warn("accept_failed", "error=\"%s\"", uv_strerror(status));
+    /* EMFILE under a connection flood would repeat on every event. */
+    if (uv_now(d->loop) - d->last_overload_log_ms >= 1000) {
+      d->last_overload_log_ms = uv_now(d->loop);
+      wp_log_warn("accept_failed", "error=\"%s\"", uv_strerror(status));
+    }
     return;
   }
   wp_conn *conn = calloc(1, sizeof *conn);

@@ -230,6 +230,37 @@ class Lifecycle(unittest.TestCase):
         self.assertLess(time.time() - start, 1.5)
         self.assertLessEqual(d.metric('wasmpool_traps_total{kind="deadline_exceeded"}'), 1)
 
+    def test_client_that_never_reads_is_throttled(self):
+        # Pipelined /metrics requests (several KiB of answer each) from a
+        # client that never reads: the daemon stops reading once ~4 MiB of
+        # answers are queued, so its memory stays flat.
+        d = self.daemon().start()
+
+        def rss_kib():
+            with open("/proc/%d/status" % d.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+            return 0
+
+        before = rss_kib()
+        req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.socket)
+        s.settimeout(3)
+        sent = 0
+        try:
+            for _ in range(20000):  # ~100 MiB of answers if nothing pushed back
+                s.sendall(req * 10)
+                sent += 10
+        except socket.timeout:
+            pass
+        grown_mib = (rss_kib() - before) / 1024
+        s.close()
+        self.assertLess(sent, 200000, "the daemon stopped reading")
+        self.assertLess(grown_mib, 48, "answers were not buffered without bound")
+        self.assertEqual(d.request("GET", "/v1/health").status, 200)
+
     def test_peer_uid_allow_list(self):
         other_uid = os.getuid() + 4242
         d = self.daemon(server={"allowed_uids": [other_uid]}).start(wait=False)
