@@ -215,9 +215,10 @@ int main(int argc, char **argv) {
   cfg.cache_dir = cache_dir;
   cfg.opt_level = opt_level;
   cfg.wasm2c_path = WP_SPEC_WASM2C;
-  /* Named and registered instances live until the end of their file (up to
-   * ~60 in imports.wast); a few tables per module (reference types). */
-  cfg.pool.total_instances = 256;
+  /* Every instance lives until the end of its file: up to 402 in const.wast
+   * (address space only: 8 GiB of reservation per memory slot). A few tables
+   * per module for reference types. */
+  cfg.pool.total_instances = 1024;
   cfg.pool.tables_per_instance = 8;
   wp_spec_report *total;
   if (wp_spec_report_create(&total) != 0)

@@ -9,11 +9,11 @@
  * instance; "$name"d ones stay reachable by name. A record whose module was
  * refused for SIMD is SKIPPED and every command using it is skipped with that
  * reason; one that failed otherwise is BROKEN and every command using it
- * fails (a broken module is never hidden as a skip). When the current record
- * is replaced and nothing can refer to it any more (no name, not registered,
- * not instantiated while registered instances existed, which could have put
- * its functions in their tables), its slots are given back at once so files
- * with hundreds of modules do not hold hundreds of slots.
+ * fails (a broken module is never hidden as a skip). Every instance lives
+ * until the end of its file, as in the reference interpreter: another
+ * instance may hold references to its functions (through a registered
+ * module's table, or the spectest table every importer shares), so none can
+ * be released early. The pool is sized for that (const.wast has 402 modules).
  *
  * Poisoning. The API requires an instance that exhausted its stack or timed
  * out to be destroyed; the spec suite goes on calling the module after
@@ -45,7 +45,6 @@ typedef struct record {
   wp_module *module;
   wp_instance *instance;
   bool registered;
-  bool linked; /* instantiated while registered instances existed */
 } record;
 
 typedef struct file_run {
@@ -146,10 +145,6 @@ static void record_free_instance(record *rec) {
   }
 }
 
-static bool record_releasable(const record *rec) {
-  return rec->name == NULL && !rec->registered && !rec->linked;
-}
-
 static record *record_new(file_run *fr, const wp_spec_command *cmd) {
   if (fr->record_count == fr->record_capacity) {
     size_t capacity = fr->record_capacity ? fr->record_capacity * 2 : 16;
@@ -167,11 +162,7 @@ static record *record_new(file_run *fr, const wp_spec_command *cmd) {
     return NULL;
   }
   rec->line = cmd->line;
-  rec->linked = fr->registered_count > 0;
   fr->records[fr->record_count++] = rec;
-
-  if (fr->current != NULL && record_releasable(fr->current))
-    record_free_instance(fr->current);
   fr->current = rec;
   return rec;
 }
@@ -200,7 +191,7 @@ static bool record_usable(file_run *fr, const wp_spec_command *cmd, record *rec)
   case RECORD_READY:
     if (rec->instance != NULL)
       return true;
-    fail(fr, cmd, "instance of the module at line %d was already released", rec->line);
+    fail(fr, cmd, "the module at line %d has no instance", rec->line);
     return false;
   case RECORD_SKIPPED: {
     char detail[64];
