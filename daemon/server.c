@@ -60,8 +60,9 @@ struct wp_conn {
   wp_http_parser *parser;
   wp_exchange *head, *tail;
   size_t exchange_count;
-  int open_handles; /* 2 until both closes completed */
-  bool closing;     /* uv_close called */
+  uint64_t pending_body_bytes; /* bodies of the exchanges not yet answered */
+  int open_handles;            /* 2 until both closes completed */
+  bool closing;                /* uv_close called */
   bool reading;
   bool input_done;          /* a parse error or a response closing it: read no more */
   bool eof;                 /* the client half-closed: answer what came, then close */
@@ -128,6 +129,8 @@ static wp_exchange *exchange_new(wp_conn *conn, wp_request *req) {
     conn->head = x;
   conn->tail = x;
   conn->exchange_count++;
+  if (req)
+    conn->pending_body_bytes += req->body_len;
   return x;
 }
 
@@ -472,6 +475,8 @@ static void conn_flush(wp_conn *conn) {
     if (!conn->head)
       conn->tail = NULL;
     conn->exchange_count--;
+    if (x->req)
+      conn->pending_body_bytes -= x->req->body_len;
     closes = !x->keep_alive;
     conn_write(conn, &x->out);
     exchange_free(x);
@@ -617,8 +622,11 @@ static void conn_process_input(wp_conn *conn) {
     conn_shutdown(conn);
     return;
   }
+  /* Pipelined bodies count too: 32 bodies of max_body_size each would be
+   * gigabytes; one body's worth of unanswered requests is enough. */
   bool want_read = !conn->input_done && !conn->eof && conn->exchange_count < MAX_PIPELINE &&
-                   uv_stream_get_write_queue_size(&conn->h.stream) < MAX_WRITE_BACKLOG;
+                   uv_stream_get_write_queue_size(&conn->h.stream) < MAX_WRITE_BACKLOG &&
+                   conn->pending_body_bytes < conn->server->daemon->cfg->server.max_body_bytes;
   if (want_read && !conn->reading) {
     if (uv_read_start(&conn->h.stream, on_alloc, on_read) == 0)
       conn->reading = true;
