@@ -23,8 +23,15 @@ static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 #define COLOR_COUNT (sizeof(colors) / sizeof(colors[0]))
 
-static void put_escaped(FILE *out, const char *text) {
-  for (; *text != '\0'; text++) {
+/* XML-escape text; at most max_bytes of it (0: all), cut before a UTF-8
+ * continuation byte so a character is never split, with "..." after a cut. */
+static void put_escaped_max(FILE *out, const char *text, size_t max_bytes) {
+  size_t used = 0;
+  for (; *text != '\0'; text++, used++) {
+    if (max_bytes != 0 && used >= max_bytes && ((unsigned char)*text & 0xC0) != 0x80) {
+      fputs("...", out);
+      return;
+    }
     unsigned char c = (unsigned char)*text;
     switch (c) {
     case '<': fputs("&lt;", out); break;
@@ -40,6 +47,13 @@ static void put_escaped(FILE *out, const char *text) {
     }
   }
 }
+
+static void put_escaped(FILE *out, const char *text) {
+  put_escaped_max(out, text, 0);
+}
+
+/* Legend labels longer than this would run off the right margin. */
+#define LEGEND_MAX_BYTES 26
 
 /* 1, 2 or 5 times a power of ten, so that max / step gives 4..10 ticks. */
 static double nice_step(double max) {
@@ -170,7 +184,7 @@ int wp_bench_svg_write(FILE *out, const char *title, const wp_bench_svg_series *
             "stroke-width=\"3\"/>\n",
             LEFT + plot_w + 12, ly, LEFT + plot_w + 32, ly, color);
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", LEFT + plot_w + 38, ly + 4);
-    put_escaped(out, series[i].label ? series[i].label : "");
+    put_escaped_max(out, series[i].label ? series[i].label : "", LEGEND_MAX_BYTES);
     if (h->total == 0)
       fputs(" (no data)", out);
     fprintf(out, "</text>\n");

@@ -228,3 +228,22 @@ Test(bench_args, durations) {
   cr_assert_eq(wp_bench_parse_duration("5 s", true, &ns), WP_EINVAL);
   cr_assert_eq(wp_bench_parse_duration("1000000h", true, &ns), WP_EINVAL);
 }
+
+Test(bench_args, help_documents_every_flag) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  wp_bench_usage(f);
+  fclose(f);
+  const char *flags[] = {"--socket",        "--tcp",          "-c, --connections",
+                         "--pipeline",      "--timeout",      "--rate",
+                         "-n, --requests",  "-d, --duration", "--warmup",
+                         "--seed",          "--call",         "--args",
+                         "--run",           "--body",         "--instantiate",
+                         "--instance-call", "--mix",          "--deadline",
+                         "--expect",        "--deploy",       "--json",
+                         "--plot",          "--no-progress",  "-h, --help"};
+  for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+    cr_assert(strstr(text, flags[i]) != NULL, "--help does not mention %s", flags[i]);
+  free(text);
+}
