@@ -153,10 +153,14 @@ void wp_bench_report_text(FILE *out, const wp_bench_opts *opts, const wp_bench_r
   }
 
   fprintf(out, "\n  status      ");
-  for (int s = 0; s < WP_BENCH_STATUS_MAX; s++)
-    if (r->status[s] != 0)
+  bool any_status = false;
+  for (int s = 0; s < WP_BENCH_STATUS_MAX; s++) {
+    if (r->status[s] != 0) {
       fprintf(out, " %d: %lu", s, (unsigned long)r->status[s]);
-  fprintf(out, "\n");
+      any_status = true;
+    }
+  }
+  fprintf(out, "%s\n", any_status ? "" : " (no answer)");
   if (r->code_count > 0) {
     fprintf(out, "  error codes ");
     for (size_t i = 0; i < r->code_count; i++)
