@@ -84,13 +84,15 @@ for t in "${targets[@]}"; do
   rm -f "$artifacts"/*
   seed_dirs=$(seeds_of "$t")
   echo "== $t: $(basename "$bin") for ${seconds}s (log: $log)"
+  dict=()
+  [ -f "tests/fuzz/dict/$t.dict" ] && dict=(-dict="tests/fuzz/dict/$t.dict")
   set +e
   # libFuzzer stops by itself after -max_total_time; the outer timeout is a
   # backstop (a hang inside one input is cut at -timeout seconds already).
   # shellcheck disable=SC2086
   timeout --kill-after=10 $((seconds + 120)) "$bin" -max_total_time="$seconds" \
     -max_len="$(max_len_of "$t")" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$artifacts/" "$work" $seed_dirs >"$log" 2>&1
+    -artifact_prefix="$artifacts/" "${dict[@]}" "$work" $seed_dirs >"$log" 2>&1
   rc=$?
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
