@@ -74,7 +74,6 @@ typedef struct conn {
   wp_bench_transport_err close_reason;
   wp_bench_hist *hist;  /* this connection's measured latencies */
   wp_buf *instance_req; /* per entry: instance_call request on this connection's instance */
-  char read_buf[READ_BUF_BYTES];
 } conn;
 
 struct engine {
@@ -110,6 +109,9 @@ struct engine {
   int fatal;
   char *err;
   size_t err_len;
+  /* One read buffer for every connection: libuv calls on_read right after
+   * on_alloc on this one thread, and on_read consumes all of it. */
+  char read_buf[READ_BUF_BYTES];
 };
 
 static void conn_fill(conn *c, uint64_t now);
@@ -381,7 +383,7 @@ static int on_response(void *ctx, const wp_bench_response *resp) {
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   conn *c = handle->data;
-  *buf = uv_buf_init(c->read_buf, sizeof(c->read_buf));
+  *buf = uv_buf_init(c->eng->read_buf, sizeof(c->eng->read_buf));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
