@@ -15,9 +15,16 @@
  * keep going and are freed when their done callback finds conn == NULL, so
  * a worker result for a closed connection is dropped without touching it.
  *
+ * Backpressure: reading a connection pauses while it has 32 unanswered
+ * requests, or their bodies reach max_body_size, or 4 MiB of answers wait
+ * for the client to read them; it resumes as answers go out.
+ *
  * One timer per connection serves both timeouts: the header timeout while a
  * request is being received, the idle timeout while nothing is outstanding.
  * While requests are being worked on no timer runs (the work has deadlines).
+ * After the daemon's last answer on a connection it half-closes and lingers,
+ * dropping input, until the client closes (at most 2 s), so that the client
+ * is never reset before it has read that answer.
  */
 #include "daemon.h"
 
