@@ -10,6 +10,7 @@
  * $WASMPOOL_SOCKET, else the daemon's default path.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,11 @@ static int cmd_call(wp_client *client, int argc, char **argv) {
 static int cmd_run(wp_client *client, int argc, char **argv) {
   const char *name = argv[0];
   int first = 1;
+  bool no_stdin = false;
+  if (first < argc && (strcmp(argv[first], "-n") == 0 || strcmp(argv[first], "--no-stdin") == 0)) {
+    no_stdin = true;
+    first++;
+  }
   if (first < argc && strcmp(argv[first], "--") == 0)
     first++;
   wp_buf path;
@@ -266,8 +272,9 @@ static int cmd_run(wp_client *client, int argc, char **argv) {
   }
   wp_buf input;
   wp_buf_init(&input);
-  /* A terminal on stdin means no input, not "wait for ^D". */
-  if (!isatty(STDIN_FILENO) && read_all(stdin, &input) != 0) {
+  /* A terminal on stdin means no input, not "wait for ^D"; -n is for
+   * scripts whose stdin is a pipe that never closes. */
+  if (!no_stdin && !isatty(STDIN_FILENO) && read_all(stdin, &input) != 0) {
     fprintf(stderr, "wasmpool: reading stdin failed\n");
     return 1;
   }
@@ -345,9 +352,11 @@ static const command commands[] = {
      "ARGS are integers (decimal or 0x hex), decimals, or strings such as nan,\n"
      "inf, -inf; they are typed against the export's signature by the daemon.",
      2, -1, cmd_call},
-    {"run", "run NAME [-- ARGS...]",
-     "Run a WASI command: stdin is the guest's stdin, its stdout and stderr are\n"
-     "written here, and wasmpool exits with the guest's exit code.",
+    {"run", "run NAME [-n] [-- ARGS...]",
+     "Run a WASI command: stdin is the guest's stdin (read to its end before the\n"
+     "request is sent; not read when it is a terminal), its stdout and stderr are\n"
+     "written here, and wasmpool exits with the guest's exit code.\n"
+     "  -n, --no-stdin   send no input (for scripts whose stdin never closes)",
      1, -1, cmd_run},
     {"instances", "instances", "List live long-lived instances.", 0, 0, cmd_instances},
     {"stats", "stats", "Print the daemon's statistics (JSON).", 0, 0, cmd_stats},

@@ -41,6 +41,16 @@ class Cli(unittest.TestCase):
         self.assertEqual((out.returncode, out.stdout), (0, b"-5\n"))
         out = d.cli("run", "upper", "--", "ignored-arg", input=b"shout\n")
         self.assertEqual((out.returncode, out.stdout), (0, b"SHOUT\n"))
+        # -n: a stdin pipe that never closes is not waited for.
+        r, w = os.pipe()
+        try:
+            proc = subprocess.run([os.path.join(wp_harness.BIN_DIR, "wasmpool"), "--socket",
+                                   d.socket, "run", "upper", "-n"], stdin=r,
+                                  capture_output=True, timeout=20)
+        finally:
+            os.close(r)
+            os.close(w)
+        self.assertEqual((proc.returncode, proc.stdout), (0, b""))
         out = d.cli("health")
         self.assertEqual(out.returncode, 0)
         self.assertTrue(out.stdout.startswith(b"ok"))
