@@ -50,7 +50,7 @@ build/bin/wasmpool deploy hello build/examples/hello.wasm
 build/bin/wasmpool run hello
 build/bin/wasmpool deploy add build/examples/add.wasm
 build/bin/wasmpool call add add 40 2
-echo 'shout this' | build/bin/wasmpool deploy upper build/examples/upper.wasm >/dev/null
+build/bin/wasmpool deploy upper build/examples/upper.wasm
 echo 'shout this' | build/bin/wasmpool run upper
 curl -sS --unix-socket "$WASMPOOL_SOCKET" -X POST -d '{"args":[20,22]}' \
   http://localhost/v1/modules/add/call/add
