@@ -57,6 +57,31 @@ static bool same_value(const wp_val *a, const wp_val *b) {
   return false;
 }
 
+/* The JSON kind args.h promises for each answered value: clients read
+ * numbers as doubles, so an i64 past 2^53, a NaN or an infinity must be a
+ * string, never a number that a client would round. */
+static bool json_kind_ok(const wp_val *val, const json_t *json) {
+  switch (val->type) {
+  case WP_I32: return json_is_integer(json);
+  case WP_I64: {
+    int64_t v = (int64_t)val->of.i64;
+    uint64_t magnitude = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    return magnitude <= (UINT64_C(1) << 53) ? json_is_integer(json) : json_is_string(json);
+  }
+  case WP_F32: {
+    uint32_t exponent = (val->of.f32_bits >> 23) & 0xff;
+    return exponent == 0xff ? json_is_string(json) : json_is_real(json);
+  }
+  case WP_F64: {
+    uint64_t exponent = (val->of.f64_bits >> 52) & 0x7ff;
+    return exponent == 0x7ff ? json_is_string(json) : json_is_real(json);
+  }
+  case WP_FUNCREF:
+  case WP_EXTERNREF: return val->of.ref ? json_is_string(json) : json_is_null(json);
+  }
+  return false;
+}
+
 /* Encodes vals as a results array, prints and re-parses it as a client
  * would, and decodes it again with the same signature. */
 static int check_round_trip(const wp_val *vals, const wp_valtype *sig, uint32_t count, char *why,
@@ -64,6 +89,17 @@ static int check_round_trip(const wp_val *vals, const wp_valtype *sig, uint32_t 
   json_t *encoded = wp_results_to_json(vals, count);
   if (encoded == NULL)
     return fail(why, why_len, "wp_results_to_json failed");
+  if (json_array_size(encoded) != count) {
+    json_decref(encoded);
+    return fail(why, why_len, "%zu results encoded for %u values", json_array_size(encoded), count);
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    if (!json_kind_ok(&vals[i], json_array_get(encoded, i))) {
+      json_decref(encoded);
+      return fail(why, why_len, "value %u (%s) encoded as the wrong JSON kind", i,
+                  wp_args_type_name(vals[i].type));
+    }
+  }
   char *text = json_dumps(encoded, JSON_COMPACT | JSON_ENCODE_ANY);
   json_decref(encoded);
   if (text == NULL)

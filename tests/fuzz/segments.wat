@@ -12,6 +12,7 @@
   (data $passive "passive bytes")
   (data (i32.const 65530) "edge!!")
   (data (global.get $g) "from a global")
+  (data (i32.const 1024) "a segment longer than a LEB128 byte can count: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
   (elem (i32.const 0) $copy $exit)
   (func $copy (export "copy") (param $dst i32) (result i32)
     (memory.init $passive (local.get $dst) (i32.const 0) (i32.const 13))
