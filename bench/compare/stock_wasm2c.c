@@ -44,7 +44,7 @@ static void cycle(STOCK_INSTANCE_T *inst) {
   STOCK_INSTANTIATE(inst);
 #ifdef WP_STOCK_HAS_MEMORY
   volatile uint8_t *memory = STOCK_MEMORY(inst)->data;
-  memory[0] = (uint8_t)(memory[0] + 1);
+  memory[0] = 1;
 #endif
   STOCK_FREE(inst);
 }

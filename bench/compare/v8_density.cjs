@@ -29,7 +29,7 @@ for (const count of counts) {
     while (live.length < count) {
       const instance = new WebAssembly.Instance(wasmModule, {});
       const bytes = new Uint8Array(instance.exports.memory.buffer);
-      bytes[0] = bytes[0] + 1;
+      bytes[0] = 1;
       live.push(instance);
     }
   } catch (e) {
