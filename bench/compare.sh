@@ -72,6 +72,7 @@ cleanup() {
   rm -rf "$SOCKDIR"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # record PART LABEL CMD... — runs CMD, appends "part label status cmd output"
 # (tab-separated; output lines joined with " | ") to results.tsv.
