@@ -283,13 +283,14 @@ static int cmd_run(wp_client *client, int argc, char **argv) {
   wp_buf_free(&path);
   wp_buf_free(&input);
   if (rc == 0 && (rc = check_status(&resp)) == 0) {
-    fwrite(resp.body.data, 1, resp.body.len, stdout);
+    if (resp.body.len) /* an empty body may have no buffer at all */
+      fwrite(resp.body.data, 1, resp.body.len, stdout);
     fflush(stdout);
     const wp_header *err = wp_client_response_header(&resp, WP_HDR_STDERR);
     if (err) {
       wp_buf decoded;
       wp_buf_init(&decoded);
-      if (wp_base64_decode(&decoded, err->value, err->value_len) == 0)
+      if (wp_base64_decode(&decoded, err->value, err->value_len) == 0 && decoded.len)
         fwrite(decoded.data, 1, decoded.len, stderr);
       wp_buf_free(&decoded);
     }
