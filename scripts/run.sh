@@ -47,7 +47,7 @@ echo "run.sh: wasmpoold is up on $WASMPOOL_SOCKET (log: $demo_dir/wasmpoold.log)
 
 set -x
 build/bin/wasmpool deploy hello build/examples/hello.wasm
-build/bin/wasmpool run hello
+build/bin/wasmpool run hello </dev/null
 build/bin/wasmpool deploy add build/examples/add.wasm
 build/bin/wasmpool call add add 40 2
 build/bin/wasmpool deploy upper build/examples/upper.wasm
