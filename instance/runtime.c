@@ -554,10 +554,9 @@ int wp_runtime_create(const wp_runtime_config *cfg, wp_runtime **out, wp_error *
     wp_runtime_destroy(rt);
     return wp__error(err, WP_ESYS, "pthread_key_create failed");
   }
+  rt->thread_key_created = true;
   rc = wp__signals_install(rt, err);
   if (rc != 0) {
-    pthread_key_delete(rt->thread_key);
-    rt->thread_key = 0;
     wp_runtime_destroy(rt);
     return rc;
   }
@@ -575,7 +574,11 @@ void wp_runtime_destroy(wp_runtime *rt) {
   if (!rt)
     return;
   wp__spectest_release(rt);
-  wp__signals_uninstall(rt);
+  wp__signals_uninstall(rt); /* also frees this thread's state */
+  /* Threads that ran guest code must have exited (their key destructor
+   * freed their state) before the runtime goes. */
+  if (rt->thread_key_created)
+    pthread_key_delete(rt->thread_key);
   pthread_mutex_lock(&g_state.lock);
   free_registries();
   g_state.rt = NULL;

@@ -280,6 +280,7 @@ struct wp_runtime {
   wp_pool *pool;
   wp__compiler compiler;
   pthread_key_t thread_key;
+  bool thread_key_created;
   /* The spec suite's "spectest" module, created on first import
    * (spectest.c); guarded by spectest_lock. */
   struct wp__spectest *spectest;
