@@ -67,3 +67,39 @@ Test(deadline, start_function_deadline) {
   wp_module_release(mod);
   wp_runtime_destroy(rt);
 }
+
+/* A deadline that passes during a host call does not tear it: the call
+ * (a 2 s WASI sleep, which the deadline cuts short through the ctx's
+ * interrupt flag) returns to the guest first, and the timeout is taken as it
+ * returns. */
+Test(deadline, deferred_during_host_call) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = wpt_load(
+      rt, "(module\n"
+          "  (import \"wasi_snapshot_preview1\" \"poll_oneoff\"\n"
+          "    (func $poll (param i32 i32 i32 i32) (result i32)))\n"
+          "  (memory (export \"memory\") 1)\n"
+          "  (func (export \"sleep\")\n"
+          "    (i32.store (i32.const 128) (i32.const 99))\n"
+          "    (i32.store8 (i32.const 8) (i32.const 0))\n"
+          "    (i32.store (i32.const 16) (i32.const 1))\n"
+          "    (i64.store (i32.const 24) (i64.const 2000000000))\n"
+          "    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))\n"
+          "    (loop br 0)))\n");
+  wp_instance *inst = wpt_instantiate(rt, mod);
+  wp_call_options opts = {.deadline_ms = 50};
+  wp_error err = {0};
+  uint64_t start = now_ms();
+  int rc = wp_instance_call(inst, "sleep", 5, NULL, 0, NULL, 0, &opts, &err);
+  uint64_t took = now_ms() - start;
+  cr_assert_eq(rc, WP_ETIMEOUT, "%s: %s", wp_err_name(rc), err.message);
+  cr_assert_lt(took, 1500, "took %llu ms", (unsigned long long)took);
+  cr_assert(wp_instance_poisoned(inst));
+  /* poll_oneoff ran to its end: it stored its event count (over the 99). */
+  uint64_t size;
+  uint8_t *mem = wp_instance_memory(inst, &size);
+  cr_assert_eq(mem[128], 1);
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
