@@ -200,6 +200,9 @@ typedef struct wp__thread {
   uint8_t *altstack;
   size_t altstack_bytes;
   void *host_ctx, *guest_ctx; /* ucontext_t, allocated with the stack */
+  jmp_buf host_jb, fiber_jb;  /* fiber switch (signals.c) */
+  bool fiber_started;
+  volatile sig_atomic_t signal_unwound; /* a handler unwound with its signal blocked */
   void *asan_fake_stack;
   const void *host_stack_bottom;
   size_t host_stack_size;

@@ -3,18 +3,18 @@
  *
  * Guest stack: every call into guest code runs on a stack this thread owns
  * (guest_stack_bytes, mmap'd once per thread, with a PROT_NONE guard at its
- * low end), entered with makecontext/setcontext: no assembly, and the
- * caller's own stack (main thread, libuv worker, Criterion runner) never
- * matters. The generated code is compiled with -fstack-clash-protection, so
- * deep recursion and one huge frame alike fault on that guard. The switch is
- * announced to ASan (__sanitizer_{start,finish}_switch_fiber) in sanitizer
- * builds.
+ * low end): no assembly, and the caller's own stack (main thread, libuv
+ * worker, Criterion runner) never matters. A long-lived fiber on that stack
+ * is started once with makecontext/setcontext and then entered and left with
+ * _setjmp/_longjmp (no system call per call); sanitizer builds instead use a
+ * fresh context per call (see switch_and_run). The generated code is compiled with
+ * -fstack-clash-protection, so deep recursion and one huge frame alike fault on that guard. The
+ * switch is announced to ASan (__sanitizer_{start,finish}_switch_fiber) in sanitizer builds.
  *
  * Traps: the entry on the guest stack sigsetjmp()s a per-call buffer; traps,
  * uncaught exceptions, proc_exit and the fault handlers siglongjmp() to it
- * with the WP_E* code, then the entry returns and uc_link resumes the host
- * context (whose signal mask getcontext saved, so a mask left by a handler
- * is restored there).
+ * with the WP_E* code, then control returns to the host. The buffer saves no
+ * signal mask; after a handler unwound, run_entry unblocks its signals.
  *
  * Faults: SIGSEGV/SIGBUS at an address in this thread's guest-stack guard
  * while it runs guest code is stack exhaustion; in a registered guest memory
@@ -28,6 +28,9 @@
  * the thread-local pointer the handlers read; both exist because a signal
  * handler has no other way to find its context.
  */
+/* The fiber switch _longjmp()s to a buffer on another stack, which
+ * glibc's fortified longjmp would take for a corrupt jump. */
+#undef _FORTIFY_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,11 +126,10 @@ _Noreturn void wp__guest_unwind(int code) {
   siglongjmp(*t->trap_jb, -code);
 }
 
-static void guest_main(void) {
-  wp__thread *t = tls_thread;
-#ifdef WP_ASAN
-  __sanitizer_finish_switch_fiber(NULL, &t->host_stack_bottom, &t->host_stack_size);
-#endif
+/* Runs the current entry with its trap target; returns after the entry
+ * returned or a trap unwound it. Not inlined: every call needs a fresh
+ * frame for its sigsetjmp buffer. */
+static __attribute__((noinline)) void run_entry(wp__thread *t) {
   sigjmp_buf jb;
   int code = sigsetjmp(jb, 0);
   if (code == 0) {
@@ -145,55 +147,108 @@ static void guest_main(void) {
   }
   t->in_guest = 0;
   t->in_host = 0;
+  if (t->signal_unwound) {
+    /* A handler unwound with its signal still blocked (the buffer saved no
+     * mask, which keeps the common path free of syscalls). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    sigaddset(&set, SIGBUS);
+    sigaddset(&set, wp__deadline_signal());
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    t->signal_unwound = 0;
+  }
+}
+
 #ifdef WP_ASAN
+/* Sanitizer builds: a fresh context per call, entered with setcontext and
+ * left through uc_link, every switch announced to ASan. */
+static void guest_main(void) {
+  wp__thread *t = tls_thread;
+  __sanitizer_finish_switch_fiber(NULL, &t->host_stack_bottom, &t->host_stack_size);
+  run_entry(t);
   __sanitizer_start_switch_fiber(NULL, t->host_stack_bottom, t->host_stack_size);
-#endif
   /* Returning resumes uc_link, the host context. */
 }
 
-int wp__guest_call(wp__thread *t, uint64_t deadline_ms, void (*entry)(void *arg), void *arg) {
-  if (t->in_guest)
-    return WP_EINVAL; /* no re-entry: host functions never call back into guests */
+static int switch_and_run(wp__thread *t) {
   ucontext_t *host = t->host_ctx, *guest = t->guest_ctx;
-  t->entry = entry;
-  t->entry_arg = arg;
-  t->entry_result = 0;
-  t->trap_detail[0] = '\0';
-  t->timeout_pending = 0;
   if (getcontext(guest) != 0)
     return WP_ESYS;
   guest->uc_stack.ss_sp = t->stack_base + t->stack_guard;
   guest->uc_stack.ss_size = t->stack_bytes;
   guest->uc_link = host;
   makecontext(guest, guest_main, 0);
+  /* getcontext + setcontext rather than swapcontext: the same switch, but
+   * ASan intercepts only swapcontext (and warns on every call). */
+  volatile bool entered = false;
+  int rc = getcontext(host);
+  if (rc == 0 && !entered) {
+    entered = true;
+    __sanitizer_start_switch_fiber(&t->asan_fake_stack, t->stack_base + t->stack_guard,
+                                   t->stack_bytes);
+    setcontext(guest);
+    return WP_ESYS; /* setcontext returns only on failure */
+  }
+  if (rc != 0)
+    return WP_ESYS;
+  __sanitizer_finish_switch_fiber(t->asan_fake_stack, NULL, NULL);
+  return 0;
+}
+#else
+/* Normal builds: the guest stack holds one long-lived fiber, started once
+ * with makecontext/setcontext; after that host and fiber switch with
+ * _setjmp/_longjmp, which save no signal mask, so a call costs no system
+ * call (getcontext/setcontext cost two sigprocmask calls each way). */
+static void fiber_main(void) {
+  wp__thread *t = tls_thread;
+  for (;;) {
+    run_entry(t);
+    if (_setjmp(t->fiber_jb) == 0)
+      _longjmp(t->host_jb, 1);
+  }
+}
+
+static int switch_and_run(wp__thread *t) {
+  volatile int rc = 0;
+  if (_setjmp(t->host_jb) == 0) {
+    if (t->fiber_started)
+      _longjmp(t->fiber_jb, 1);
+    ucontext_t *guest = t->guest_ctx;
+    if (getcontext(guest) != 0)
+      return WP_ESYS;
+    guest->uc_stack.ss_sp = t->stack_base + t->stack_guard;
+    guest->uc_stack.ss_size = t->stack_bytes;
+    guest->uc_link = NULL;
+    makecontext(guest, fiber_main, 0);
+    t->fiber_started = true;
+    setcontext(guest);
+    t->fiber_started = false; /* setcontext returns only on failure */
+    rc = WP_ESYS;
+  }
+  return rc;
+}
+#endif
+
+int wp__guest_call(wp__thread *t, uint64_t deadline_ms, void (*entry)(void *arg), void *arg) {
+  if (t->in_guest)
+    return WP_EINVAL; /* no re-entry: host functions never call back into guests */
+  t->entry = entry;
+  t->entry_arg = arg;
+  t->entry_result = 0;
+  t->trap_detail[0] = '\0';
+  t->timeout_pending = 0;
   if (deadline_ms) {
     int rc = wp__deadline_arm(t, deadline_ms);
     if (rc != 0)
       return rc;
   }
-  /* getcontext + setcontext rather than swapcontext: the same switch, but
-   * ASan intercepts only swapcontext (and warns on every call). The guest
-   * entry returns through uc_link, which resumes getcontext a second time. */
-  volatile bool entered = false;
-  int rc = getcontext(host);
-  if (rc == 0 && !entered) {
-    entered = true;
-#ifdef WP_ASAN
-    __sanitizer_start_switch_fiber(&t->asan_fake_stack, t->stack_base + t->stack_guard,
-                                   t->stack_bytes);
-#endif
-    setcontext(guest);
-    rc = -1; /* setcontext returns only on failure */
-  }
-#ifdef WP_ASAN
-  if (rc == 0)
-    __sanitizer_finish_switch_fiber(t->asan_fake_stack, NULL, NULL);
-#endif
+  int rc = switch_and_run(t);
   if (deadline_ms)
     wp__deadline_disarm(t);
   t->timeout_pending = 0;
   if (rc != 0)
-    return WP_ESYS;
+    return rc;
   return t->entry_result;
 }
 
@@ -215,10 +270,13 @@ static void on_fault(int sig, siginfo_t *info, void *uctx) {
     uintptr_t guard_lo = (uintptr_t)t->stack_base;
     if (addr >= guard_lo && addr < guard_lo + t->stack_guard) {
       t->in_host = 0;
+      t->signal_unwound = 1;
       siglongjmp(*t->trap_jb, -WP_ETRAP_STACK);
     }
-    if (!t->in_host && wp__guard_contains(addr))
+    if (!t->in_host && wp__guard_contains(addr)) {
+      t->signal_unwound = 1;
       siglongjmp(*t->trap_jb, -WP_ETRAP_OOB);
+    }
   }
   die_with(sig);
 }
@@ -232,6 +290,7 @@ static void on_timer(int sig, siginfo_t *info, void *uctx) {
     return;
   if (t->in_guest && !t->in_host) {
     t->deadline_armed = 0;
+    t->signal_unwound = 1;
     siglongjmp(*t->trap_jb, -WP_ETIMEOUT);
   }
   /* In a host call, or not yet in the guest: taken when it returns. */
