@@ -192,8 +192,9 @@ static int compile_into(const wp__compiler *cc, const wp__module_info *info, con
   w2c_argv[n++] = c_path;
   w2c_argv[n] = NULL;
   int rc = wp__spawn(w2c_argv, &cc->limits, captured, 8192, err);
-  if (rc == WP_ECOMPILE && err) {
-    /* wasm2c validates: its complaint means the module is invalid. */
+  if (rc == WP_ECOMPILE && err && !strstr(err->message, "killed by signal")) {
+    /* wasm2c validates: its complaint means the module is invalid (a crash
+     * is not a verdict on the module). */
     err->code = WP_EINVALID_MODULE;
     rc = WP_EINVALID_MODULE;
   }

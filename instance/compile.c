@@ -1,10 +1,11 @@
 /* compile.c — runs the compiler tools (wasm2c, cc) as child processes with
  * limits.
  *
- * No shell is involved: fork, then in the child only async-signal-safe calls
- * (setpgid, setrlimit, dup2, execvp) because the parent is multi-threaded.
- * posix_spawn cannot set rlimits, hence fork. The child leads its own process
- * group so that the wall-clock kill also ends cc's own children (cc1, as, ld).
+ * No shell is involved: posix_spawnp (no fork of a daemon whose address
+ * space holds every pooled slot), then prlimit() sets the child's CPU and
+ * address-space limits (posix_spawn cannot), which its own children (cc1,
+ * as, ld) inherit. The child leads its own process group so that the
+ * wall-clock kill also ends those children.
  * stderr is captured through a pipe for the error message; a child killed by
  * SIGXCPU/SIGKILL, or one that reports running out of memory under RLIMIT_AS,
  * is a limit failure (WP_ECOMPILE_LIMIT), anything else non-zero is a compile
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,33 +31,45 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void child_exec(const char *const argv[], const wp__spawn_limits *limits, int err_fd) {
-  setpgid(0, 0);
+extern char **environ;
+
+/* Starts argv with stdin/stdout on /dev/null, stderr into err_fd, in its own
+ * process group. */
+static int start_child(const char *const argv[], int err_fd, pid_t *pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  int rc = posix_spawnp(pid, argv[0], &actions, &attr, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  return rc;
+}
+
+/* posix_spawn returns once the child has exec'd, so the limits apply from
+ * its first microseconds on; the wall-clock kill covers that window. */
+static void apply_limits(pid_t pid, const wp__spawn_limits *limits) {
   if (limits->cpu_seconds) {
     struct rlimit cpu = {limits->cpu_seconds, limits->cpu_seconds + 1};
-    setrlimit(RLIMIT_CPU, &cpu);
+    prlimit(pid, RLIMIT_CPU, &cpu, NULL);
   }
   if (limits->memory_bytes) {
     struct rlimit as = {limits->memory_bytes, limits->memory_bytes};
-    setrlimit(RLIMIT_AS, &as);
+    prlimit(pid, RLIMIT_AS, &as, NULL);
   }
-  int null_fd = open("/dev/null", O_RDWR);
-  if (null_fd >= 0) {
-    dup2(null_fd, 0);
-    dup2(null_fd, 1);
-  }
-  dup2(err_fd, 2);
-  execvp(argv[0], (char *const *)argv);
-  static const char msg[] = "exec failed\n";
-  if (write(2, msg, sizeof(msg) - 1) < 0) {
-    /* nothing left to report to */
-  }
-  _exit(127);
 }
 
+/* What a tool says when RLIMIT_AS stops it: an allocation failure, or the
+ * dynamic loader unable to map a library at all. */
 static bool mentions_out_of_memory(const char *text) {
   return strstr(text, "out of memory") || strstr(text, "memory exhausted") ||
-         strstr(text, "Cannot allocate memory") || strstr(text, "std::bad_alloc");
+         strstr(text, "Cannot allocate memory") || strstr(text, "std::bad_alloc") ||
+         strstr(text, "failed to map segment");
 }
 
 int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *stderr_buf,
@@ -63,18 +77,14 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0)
     return wp__error(err, WP_ESYS, "%s: pipe: %s", argv[0], strerror(errno));
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    return wp__error(err, WP_ESYS, "%s: fork: %s", argv[0], strerror(errno));
-  }
-  if (pid == 0)
-    child_exec(argv, limits, pipe_fds[1]);
+  pid_t pid;
+  int spawn_rc = start_child(argv, pipe_fds[1], &pid);
   close(pipe_fds[1]);
-  /* Set from the parent too so the kill below cannot race the child's own
-   * setpgid. */
-  setpgid(pid, pid);
+  if (spawn_rc != 0) {
+    close(pipe_fds[0]);
+    return wp__error(err, WP_ESYS, "%s: cannot execute: %s", argv[0], strerror(spawn_rc));
+  }
+  apply_limits(pid, limits);
 
   size_t used = 0;
   bool killed_for_time = false;
@@ -124,27 +134,20 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
   if (killed_for_time)
     return wp__error(err, WP_ECOMPILE_LIMIT, "%s: killed after the wall-clock limit of %llu ms",
                      argv[0], (unsigned long long)limits->wall_ms);
+  bool succeeded = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!succeeded && limits->memory_bytes && mentions_out_of_memory(captured))
+    return wp__error(err, WP_ECOMPILE_LIMIT, "%s: out of memory under the limit of %llu bytes: %s",
+                     argv[0], (unsigned long long)limits->memory_bytes, captured);
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     if (sig == SIGXCPU || sig == SIGKILL)
       return wp__error(err, WP_ECOMPILE_LIMIT, "%s: killed by signal %d (CPU limit %llu s)",
                        argv[0], sig, (unsigned long long)limits->cpu_seconds);
-    /* wasm2c and cc1 recurse over nested blocks: a valid but deeply nested
-     * module makes them die of SIGSEGV on their stack limit. The compiler
-     * ran out of a resource; the module is not at fault. */
-    if (sig == SIGSEGV)
-      return wp__error(err, WP_ECOMPILE_LIMIT, "%s: killed by signal %d (stack exhausted)", argv[0],
-                       sig);
     return wp__error(err, WP_ECOMPILE, "%s: killed by signal %d: %s", argv[0], sig, captured);
   }
   int code = WEXITSTATUS(status);
   if (code == 0)
     return 0;
-  if (code == 127 && strstr(captured, "exec failed"))
-    return wp__error(err, WP_ESYS, "%s: cannot execute", argv[0]);
-  if (limits->memory_bytes && mentions_out_of_memory(captured))
-    return wp__error(err, WP_ECOMPILE_LIMIT, "%s: out of memory under the limit of %llu bytes: %s",
-                     argv[0], (unsigned long long)limits->memory_bytes, captured);
   /* cc reports a child (cc1) that died of SIGXCPU/SIGKILL as an internal
    * compiler error with the signal's name. */
   if (strstr(captured, "CPU time limit exceeded") || strstr(captured, "signal terminated program"))

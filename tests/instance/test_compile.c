@@ -107,3 +107,17 @@ Test(compile, missing_tool_is_a_config_error) {
   cr_assert_eq(wp_runtime_create(&cfg, &rt, &err), WP_ECONFIG);
   cr_assert_not_null(strstr(err.message, "wasm2c_path"), "%s", err.message);
 }
+
+Test(compile, memory_limit) {
+  wp_runtime_config cfg;
+  wpt_config(&cfg);
+  cfg.compile_memory_bytes = (uint64_t)8 << 20;
+  wp_runtime *rt = wpt_runtime_with(&cfg);
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  int rc =
+      load_wat(rt, "(module (func (export \"f\") (result i32) i32.const 1))", NULL, &mod, &err);
+  cr_assert_eq(rc, WP_ECOMPILE_LIMIT, "%s: %s", wp_err_name(rc), err.message);
+  cr_assert_not_null(strstr(err.message, "out of memory"), "%s", err.message);
+  wp_runtime_destroy(rt);
+}
