@@ -80,15 +80,17 @@ class Stack:
     """wasmpoold + nginx in one temporary directory."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="wp-nginx-")
         # nginx's workers run as nobody when the test runs as root: they
-        # must be able to reach the socket, as www-data does in production.
+        # must be able to reach the socket, as www-data does in production,
+        # so the directory is in /tmp (root's TMPDIR may be private).
+        root = os.geteuid() == 0
+        self.dir = tempfile.mkdtemp(prefix="wp-nginx-", dir="/tmp" if root else None)
         os.chmod(self.dir, 0o755)
         self.socket = os.path.join(self.dir, "wp.sock")
         self.port = free_port()
         self.daemon = None
         self.nginx = None
-        if os.geteuid() == 0:
+        if root:
             nobody = pwd.getpwnam("nobody")
             self.worker_user = nobody.pw_name
             self.worker_group = grp.getgrgid(nobody.pw_gid).gr_name
