@@ -2,9 +2,11 @@
  * limits.
  *
  * No shell is involved: posix_spawnp (no fork of a daemon whose address
- * space holds every pooled slot), then prlimit() sets the child's CPU and
- * address-space limits (posix_spawn cannot), which its own children (cc1,
- * as, ld) inherit. The child leads its own process group so that the
+ * space holds every pooled slot) of util-linux's prlimit(1), which sets the
+ * CPU and address-space limits on itself and execs the tool, so the tool
+ * and its own children (cc1, as, ld) run under them from the first
+ * instruction (posix_spawn cannot set rlimits, and prlimit(2) after the
+ * spawn would race cc's fork of cc1). The child leads its own process group so that the
  * wall-clock kill also ends those children.
  * stderr is captured through a pipe for the error message; a child killed by
  * SIGXCPU/SIGKILL, or one that reports running out of memory under RLIMIT_AS,
@@ -51,19 +53,6 @@ static int start_child(const char *const argv[], int err_fd, pid_t *pid) {
   return rc;
 }
 
-/* posix_spawn returns once the child has exec'd, so the limits apply from
- * its first microseconds on; the wall-clock kill covers that window. */
-static void apply_limits(pid_t pid, const wp__spawn_limits *limits) {
-  if (limits->cpu_seconds) {
-    struct rlimit cpu = {limits->cpu_seconds, limits->cpu_seconds + 1};
-    prlimit(pid, RLIMIT_CPU, &cpu, NULL);
-  }
-  if (limits->memory_bytes) {
-    struct rlimit as = {limits->memory_bytes, limits->memory_bytes};
-    prlimit(pid, RLIMIT_AS, &as, NULL);
-  }
-}
-
 /* What a tool says when RLIMIT_AS stops it: an allocation failure, or the
  * dynamic loader unable to map a library at all. */
 static bool mentions_out_of_memory(const char *text) {
@@ -77,14 +66,35 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0)
     return wp__error(err, WP_ESYS, "%s: pipe: %s", argv[0], strerror(errno));
+  /* The limits must be in place before the tool runs, or cc could fork
+   * cc1 without them: util-linux's prlimit sets them on itself and execs
+   * the tool (still no shell). */
+  const char *full_argv[64];
+  char cpu_arg[64], as_arg[64];
+  size_t n = 0;
+  if (limits->cpu_seconds || limits->memory_bytes) {
+    full_argv[n++] = "prlimit";
+    if (limits->cpu_seconds) {
+      snprintf(cpu_arg, sizeof(cpu_arg), "--cpu=%llu:%llu", (unsigned long long)limits->cpu_seconds,
+               (unsigned long long)limits->cpu_seconds + 1);
+      full_argv[n++] = cpu_arg;
+    }
+    if (limits->memory_bytes) {
+      snprintf(as_arg, sizeof(as_arg), "--as=%llu", (unsigned long long)limits->memory_bytes);
+      full_argv[n++] = as_arg;
+    }
+    full_argv[n++] = "--";
+  }
+  for (size_t i = 0; argv[i] && n < 63; i++)
+    full_argv[n++] = argv[i];
+  full_argv[n] = NULL;
   pid_t pid;
-  int spawn_rc = start_child(argv, pipe_fds[1], &pid);
+  int spawn_rc = start_child(full_argv, pipe_fds[1], &pid);
   close(pipe_fds[1]);
   if (spawn_rc != 0) {
     close(pipe_fds[0]);
-    return wp__error(err, WP_ESYS, "%s: cannot execute: %s", argv[0], strerror(spawn_rc));
+    return wp__error(err, WP_ESYS, "%s: cannot execute: %s", full_argv[0], strerror(spawn_rc));
   }
-  apply_limits(pid, limits);
 
   size_t used = 0;
   bool killed_for_time = false;
@@ -151,7 +161,7 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
   /* cc reports a child (cc1) that died of SIGXCPU/SIGKILL as an internal
    * compiler error with the signal's name. */
   if (strstr(captured, "CPU time limit exceeded") || strstr(captured, "signal terminated program"))
-    return wp__error(err, WP_ECOMPILE_LIMIT, "%s: a child hit the CPU limit: %s", argv[0],
-                     captured);
+    return wp__error(err, WP_ECOMPILE_LIMIT, "%s: a child was killed by a CPU or memory limit: %s",
+                     argv[0], captured);
   return wp__error(err, WP_ECOMPILE, "%s: exit status %d: %s", argv[0], code, captured);
 }

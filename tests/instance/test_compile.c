@@ -117,7 +117,10 @@ Test(compile, memory_limit) {
   wp_error err = {0};
   int rc =
       load_wat(rt, "(module (func (export \"f\") (result i32) i32.const 1))", NULL, &mod, &err);
+  /* Depending on where the 8 MiB run out (wasm2c, cc, or cc1 whose stack
+   * cannot grow), the message differs; the code does not. */
   cr_assert_eq(rc, WP_ECOMPILE_LIMIT, "%s: %s", wp_err_name(rc), err.message);
-  cr_assert_not_null(strstr(err.message, "out of memory"), "%s", err.message);
+  cr_assert(strstr(err.message, "limit") || strstr(err.message, "out of memory"), "%s",
+            err.message);
   wp_runtime_destroy(rt);
 }
