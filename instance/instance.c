@@ -305,7 +305,3 @@ uint8_t *wp_instance_memory(wp_instance *inst, uint64_t *size_bytes) {
   *size_bytes = mem->pages >= 65536 ? (uint64_t)1 << 32 : mem->size;
   return mem->data;
 }
-
-void *wp__instance_area(wp_instance *inst) {
-  return inst->area;
-}

@@ -592,7 +592,3 @@ void wp_runtime_destroy(wp_runtime *rt) {
 wp_pool *wp_runtime_pool(wp_runtime *rt) {
   return rt->pool;
 }
-
-struct wp_runtime *wp__runtime_current(void) {
-  return g_state.rt;
-}

@@ -1,6 +1,8 @@
 /* test_module.c — module metadata (exports, signatures, limits), the
  * spectest host module and linking registered instances (the spec suite's
  * "register"). */
+#include <pthread.h>
+
 #include "data/runtime/helpers.h"
 
 TestSuite(module, .fini = wpt_cleanup);
@@ -251,5 +253,51 @@ Test(module, invalid_before_unlinkable) {
   wp_error err = {0};
   int rc = wp_module_load(rt, wasm, sizeof(wasm), NULL, &mod, &err);
   cr_assert_eq(rc, WP_EINVALID_MODULE, "%s: %s", wp_err_name(rc), err.message);
+  wp_runtime_destroy(rt);
+}
+
+typedef struct loader_arg {
+  wp_runtime *rt;
+  const uint8_t *wasm;
+  size_t length;
+  int rc;
+  uint32_t result;
+} loader_arg;
+
+static void *loader(void *p) {
+  loader_arg *a = p;
+  wp_module *mod = NULL;
+  wp_error err = {0};
+  a->rc = wp_module_load(a->rt, a->wasm, a->length, NULL, &mod, &err);
+  if (a->rc != 0)
+    return NULL;
+  wp_instance *inst = NULL;
+  a->rc = wp_instance_create(a->rt, mod, NULL, &inst, &err);
+  if (a->rc == 0) {
+    a->rc = wpt_call_i32(inst, "f", NULL, 0, &a->result, &err);
+    wp_instance_destroy(inst);
+  }
+  wp_module_release(mod);
+  return NULL;
+}
+
+/* Deploys of the same bytes racing on several threads all succeed (the
+ * artifact is published with rename, so nobody loads a partial .so). */
+Test(module, concurrent_loads_of_the_same_module) {
+  wp_runtime *rt = wpt_runtime();
+  size_t length;
+  uint8_t *wasm = wpt_wat("(module (func (export \"f\") (result i32) i32.const 31))", &length);
+  pthread_t threads[3];
+  loader_arg args[3];
+  for (int i = 0; i < 3; i++) {
+    args[i] = (loader_arg){rt, wasm, length, -1, 0};
+    cr_assert_eq(pthread_create(&threads[i], NULL, loader, &args[i]), 0);
+  }
+  for (int i = 0; i < 3; i++) {
+    pthread_join(threads[i], NULL);
+    cr_assert_eq(args[i].rc, 0, "thread %d: %s", i, wp_err_name(args[i].rc));
+    cr_assert_eq(args[i].result, 31);
+  }
+  free(wasm);
   wp_runtime_destroy(rt);
 }
