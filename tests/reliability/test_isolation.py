@@ -123,6 +123,9 @@ class Isolation(unittest.TestCase):
             log = d.read_log()
             d.cleanup()
         self.assertEqual(code, 0, log[-3000:])
+        # A sanitizer build reports here (UBSan goes on after a report).
+        self.assertNotIn("runtime error:", log)
+        self.assertNotIn("Sanitizer", log)
 
     def test_isolation_madvise_reset(self):
         self.run_config("madvise")
