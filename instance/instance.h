@@ -11,8 +11,10 @@
  *
  * Guest code runs on the calling thread. Traps, stack exhaustion and
  * deadlines come back as WP_ETRAP_* / WP_ETIMEOUT codes with a message in the
- * wp_error; the thread goes on. An instance that timed out or exhausted its
- * stack must be destroyed (wp_instance_poisoned() says so).
+ * wp_error; the thread goes on. An instance that timed out (or overflowed
+ * its stack inside a host call) must be destroyed (wp_instance_poisoned()
+ * says so); after a stack overflow in guest code it stays usable, as after
+ * any trap (the spec suite relies on this).
  *
  * Errors: 0 or a negative WP_E* code from wp_errno.h, with detail in a
  * caller-supplied wp_error when one is given.
@@ -54,7 +56,10 @@ typedef struct wp_val {
     uint64_t i64;
     uint32_t f32_bits;
     uint64_t f64_bits;
-    void *ref; /* NULL is the null reference */
+    void *ref; /* NULL is the null reference. A funcref result carries
+                  the function's code address (an identity, not callable
+                  through this API); a non-null funcref argument is passed
+                  as that address with no instance. */
   } of;
 } wp_val;
 
@@ -168,7 +173,8 @@ int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options
 /* Releases every slot (their reset follows) and the module reference. */
 void wp_instance_destroy(wp_instance *inst);
 wp_module *wp_instance_module(const wp_instance *inst);
-/* True after a timeout or stack exhaustion: only destroy is allowed. */
+/* True after a timeout (or a stack overflow inside a host call): only
+ * destroy is allowed. */
 bool wp_instance_poisoned(const wp_instance *inst);
 
 typedef struct wp_call_options {
