@@ -11,6 +11,8 @@ packages=(
   libuv1-dev libjemalloc-dev libcriterion-dev libjansson-dev
   libhttp-parser-dev libtomlplusplus-dev
   clang-format
+  nginx-light               # the nginx proxy test and the comparison ceiling
+  strace                    # the systemd unit's syscall-filter test
 )
 
 missing=()
