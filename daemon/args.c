@@ -125,6 +125,11 @@ static int parse_int(const json_t *value, unsigned bits, uint64_t *out, const ch
   } else if (json_is_string(value)) {
     const char *s = json_string_value(value);
     size_t len = json_string_length(value);
+    /* JSON strings may hold \u0000; "nan\u0000junk" must not read as "nan". */
+    if (strlen(s) != len) {
+      *detail = "not a number";
+      return WP_EARG_TYPE;
+    }
     if (parse_hex_bits(s, len, bits / 4, out))
       return 0;
     if (!parse_decimal(s, len, &negative, &magnitude)) {
@@ -166,6 +171,11 @@ static int parse_float(const json_t *value, unsigned bits, uint64_t *out, const 
   } else if (json_is_string(value)) {
     const char *s = json_string_value(value);
     size_t len = json_string_length(value);
+    /* JSON strings may hold \u0000; "nan\u0000junk" must not read as "nan". */
+    if (strlen(s) != len) {
+      *detail = "not a number";
+      return WP_EARG_TYPE;
+    }
     if (parse_hex_bits(s, len, bits / 4, out))
       return 0;
     bool sign = s[0] == '-';
@@ -181,7 +191,7 @@ static int parse_float(const json_t *value, unsigned bits, uint64_t *out, const 
       char *end;
       /* Plain decimals only: strtod would also take hex floats ("0x1p3"),
        * which would read like bit patterns, and leading spaces. */
-      if (len == 0 || strlen(s) != len || strspn(s, "0123456789+-.eE") != len) {
+      if (len == 0 || strspn(s, "0123456789+-.eE") != len) {
         *detail = "not a number";
         return WP_EARG_TYPE;
       }

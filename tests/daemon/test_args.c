@@ -114,6 +114,26 @@ Test(args, floats_specials_and_bit_patterns) {
   cr_assert_eq(convert("[null]", WP_F64, &v, why), WP_EARG_TYPE);
 }
 
+/* A JSON string with an embedded NUL must not decode as the word before it
+ * (found by fuzz_args: "nan\u0000junk" read as NaN). */
+Test(args, float_string_with_nul_refused) {
+  wp_val v;
+  char why[256];
+  const wp_valtype type = WP_F64;
+  const char *words[] = {"nan", "-inf", "0x7ff8000000000000", "1.5"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+    char buf[32];
+    size_t len = strlen(words[i]);
+    memcpy(buf, words[i], len);
+    memcpy(buf + len, "\0junk", 5);
+    json_t *args = json_array();
+    json_array_append_new(args, json_stringn(buf, len + 5));
+    cr_assert_eq(wp_args_from_json(args, &type, 1, &v, why, sizeof why), WP_EARG_TYPE, "%s",
+                 words[i]);
+    json_decref(args);
+  }
+}
+
 Test(args, float_results) {
   wp_val v = {.type = WP_F32, .of.f32_bits = 0x7fc00000u};
   char *text = dump_val(v);
