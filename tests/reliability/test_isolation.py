@@ -139,7 +139,7 @@ class Isolation(unittest.TestCase):
     def test_zz_total_reuses(self):
         # Runs last (alphabetical order): the three configs together scanned
         # at least 10,000 reused slots.
-        if len(self.reuses) == len(CONFIGS):
+        if len(self.reuses) == len(CONFIGS) and ROUNDS is None:
             self.assertGreaterEqual(sum(self.reuses.values()), 10000, self.reuses)
 
 
