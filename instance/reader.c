@@ -203,6 +203,49 @@ static int read_const_expr(parser *p, wp__const_expr *expr) {
   return 0;
 }
 
+/* An active segment's offset must produce exactly one value of the index
+ * type. wabt 1.0.32's validator lets an empty offset through and the C it
+ * generates then fails to compile, so the reader refuses it as the spec does:
+ * an empty expression, or a lone constant of another type, is a type
+ * mismatch. Longer expressions are left to wasm2c's validator. */
+static int read_offset_expr(parser *p, bool is64, wp__const_expr *expr) {
+  size_t at = p->rd.pos;
+  wp__expr_walk walk = {.has_data_count = p->info->has_data_count, .memory64 = p->memory64};
+  int rc = wp__walk_expr(&p->rd, &walk);
+  if (walk.uses_simd)
+    p->info->uses_simd = true;
+  if (rc)
+    return rc;
+  *expr = walk.first;
+  if (walk.instr_count == 0)
+    return wp__reader_fail(&p->rd, WP_EINVALID_MODULE, at,
+                           "type mismatch: empty offset expression");
+  if (walk.instr_count != 1) {
+    expr->kind = WP__CONST_OTHER;
+    return 0;
+  }
+  wp__const_kind want = is64 ? WP__CONST_I64 : WP__CONST_I32;
+  bool literal = expr->kind == WP__CONST_I32 || expr->kind == WP__CONST_I64 ||
+                 expr->kind == WP__CONST_F32 || expr->kind == WP__CONST_F64 ||
+                 expr->kind == WP__CONST_REF_NULL || expr->kind == WP__CONST_REF_FUNC;
+  if (literal && expr->kind != want)
+    return wp__reader_fail(&p->rd, WP_EINVALID_MODULE, at,
+                           "type mismatch: offset expression is not %s", is64 ? "i64" : "i32");
+  return 0;
+}
+
+/* Whether memory `index` (imports first) is a 64-bit memory. */
+static bool memory_is64(const wp__module_info *m, uint32_t index) {
+  for (uint32_t i = 0; i < m->import_count; i++) {
+    if (m->imports[i].kind != WP__EXTERN_MEMORY)
+      continue;
+    if (index == 0)
+      return m->imports[i].memory.is64;
+    index--;
+  }
+  return index < m->memory_count && m->memories[index].is64;
+}
+
 static uint32_t total_funcs(const wp__module_info *m) {
   return m->imported_funcs + m->func_count;
 }
@@ -498,7 +541,7 @@ static int read_elem_section(parser *p) {
       return rc;
     if (active && table_index >= tables)
       return wp__reader_fail(rd, WP_EINVALID_MODULE, at, "unknown table %u", table_index);
-    if (active && (rc = read_const_expr(p, &expr)))
+    if (active && (rc = read_offset_expr(p, false, &expr)))
       return rc;
     if (has_kind) {
       size_t kind_at = rd->pos;
@@ -612,7 +655,7 @@ static int read_data_section(parser *p, size_t section_start) {
     if (seg->mode == WP__SEGMENT_ACTIVE) {
       if (seg->memory_index >= memories)
         return wp__reader_fail(rd, WP_EINVALID_MODULE, at, "unknown memory %u", seg->memory_index);
-      if ((rc = read_const_expr(p, &seg->offset)))
+      if ((rc = read_offset_expr(p, memory_is64(m, seg->memory_index), &seg->offset)))
         return rc;
     }
     size_t length_at = rd->pos;
