@@ -1,6 +1,7 @@
 ;; iso.wat — the isolation probe (test_isolation.py). The test replaces
-;; @TAG@ with 16 bytes of its own, so several distinct modules (different
-;; images, different compile artifacts) come from this one text.
+;; @TAG@ with 16 bytes of its own, @MEM@ with the initial memory pages and
+;; @TAB@ with the initial table size, so several distinct modules (different
+;; images, artifacts and shapes) come from this one text.
 ;;
 ;;   plant(secret: i64, pages: i32) -> i32
 ;;       grows memory by `pages`, writes `secret` into every 8-byte word of
@@ -10,15 +11,15 @@
 ;;   plant_trap(secret, pages)      plant, then trap: the slot is released by
 ;;                                  the trap path instead of a clean return
 ;;   scan(pages: i32, tag0: i64, tag1: i64) -> i64
-;;       what a fresh instance must see: memory.size 1 page, then after
+;;       what a fresh instance must see: memory.size @MEM@ pages, then after
 ;;       growing by `pages` every word zero except the 16-byte data segment
 ;;       (tag0, tag1 little-endian); globals at their initial zero; the table
-;;       back to 16 elements with only element 0 set. Returns the number of
+;;       back to @TAB@ elements with only element 0 set. Returns the number of
 ;;       findings (0 = nothing leaked). The whole scan runs in the guest.
 (module
   (type $ret_i32 (func (result i32)))
-  (memory (export "memory") 1 64)
-  (table $t 16 64 funcref)
+  (memory (export "memory") @MEM@ 64)
+  (table $t @TAB@ 64 funcref)
   (elem (i32.const 0) $f0)
   (elem declare func $f1)
   (global $g32 (mut i32) (i32.const 0))
@@ -58,9 +59,9 @@
 
   (func (export "scan") (param $pages i32) (param $tag0 i64) (param $tag1 i64) (result i64)
     (local $n i64) (local $a i32) (local $end i32) (local $i i32)
-    (if (i32.ne (memory.size) (i32.const 1))
+    (if (i32.ne (memory.size) (i32.const @MEM@))
       (then (local.set $n (i64.add (local.get $n) (i64.const 1000)))))
-    (if (i32.ne (memory.grow (local.get $pages)) (i32.const 1))
+    (if (i32.ne (memory.grow (local.get $pages)) (i32.const @MEM@))
       (then (local.set $n (i64.add (local.get $n) (i64.const 1000)))))
     (if (i64.ne (i64.load (i32.const 0)) (local.get $tag0))
       (then (local.set $n (i64.add (local.get $n) (i64.const 1)))))
@@ -81,7 +82,7 @@
       (then (local.set $n (i64.add (local.get $n) (i64.const 1)))))
     (if (i64.ne (i64.reinterpret_f64 (global.get $gf)) (i64.const 0))
       (then (local.set $n (i64.add (local.get $n) (i64.const 1)))))
-    (if (i32.ne (table.size $t) (i32.const 16))
+    (if (i32.ne (table.size $t) (i32.const @TAB@))
       (then (local.set $n (i64.add (local.get $n) (i64.const 1000)))))
     (if (ref.is_null (table.get $t (i32.const 0)))
       (then (local.set $n (i64.add (local.get $n) (i64.const 1)))))

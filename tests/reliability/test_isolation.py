@@ -33,7 +33,12 @@ from wp_harness import Daemon, wat2wasm  # noqa: E402
 
 PAGES = 7  # grown on top of the 1 initial page: 512 KiB planted and scanned
 ROUNDS = None  # --isolation-rounds R: the long variant, R rounds per config
-TAGS = {"iso_a": b"wasmpool-iso-A!!", "iso_b": b"wasmpool-iso-B!!"}
+# name -> (data segment, initial memory pages, initial table size): iso_big
+# has another shape, so a slot also goes from a larger memory and table to
+# a smaller one and back.
+MODULES = {"iso_a": (b"wasmpool-iso-A!!", 1, 16), "iso_b": (b"wasmpool-iso-B!!", 1, 16),
+           "iso_big": (b"wasmpool-iso-BIG", 4, 40)}
+ORDER = list(MODULES)
 
 CONFIGS = {
     "madvise": ({"total_instances": 1, "keep_resident": "0", "table_keep_resident": "0"},
@@ -45,9 +50,10 @@ CONFIGS = {
 }
 
 
-def module_wasm(tag):
+def module_wasm(tag, mem, tab):
     with open(os.path.join(HERE, "iso.wat")) as f:
-        return wat2wasm(f.read().replace("@TAG@", tag.decode()))
+        text = f.read().replace("@TAG@", tag.decode())
+    return wat2wasm(text.replace("@MEM@", str(mem)).replace("@TAB@", str(tab)))
 
 
 class Isolation(unittest.TestCase):
@@ -63,11 +69,11 @@ class Isolation(unittest.TestCase):
         rounds = ROUNDS or rounds
         d = Daemon(pool=pool, server={"workers": 2}, log={"level": "warn"}).start()
         try:
-            for mod, tag in TAGS.items():
-                resp = d.request("PUT", "/v1/modules/" + mod, body=module_wasm(tag))
+            for mod, shape in MODULES.items():
+                resp = d.request("PUT", "/v1/modules/" + mod, body=module_wasm(*shape))
                 self.assertIn(resp.status, (200, 201), resp)
             tags = {m: [str(int.from_bytes(t[:8], "little")), str(int.from_bytes(t[8:], "little"))]
-                    for m, t in TAGS.items()}
+                    for m, (t, _, _) in MODULES.items()}
             conn = d.connection()
             rng = random.Random(hash(name) & 0xffff)
             scans = findings = 0
@@ -84,11 +90,12 @@ class Isolation(unittest.TestCase):
             start = time.time()
             for i in range(rounds):
                 secret = str(rng.randrange(1, 1 << 64))
-                mod = "iso_a" if i % 2 == 0 else "iso_b"
-                how = i % 3
+                # Every (module, release path) pair every 9 rounds.
+                mod = ORDER[i % 3]
+                how = (i // 3) % 3
                 if how == 0:
                     resp = post("/v1/modules/%s/call/plant" % mod, [secret, PAGES], 200)
-                    self.assertEqual(resp.json(), {"results": [PAGES + 1]})
+                    self.assertEqual(resp.json(), {"results": [PAGES + MODULES[mod][1]]})
                 elif how == 1:
                     resp = post("/v1/modules/%s/call/plant_trap" % mod, [secret, PAGES], 502)
                     self.assertEqual(resp.error_code(), "trap_unreachable")
@@ -102,7 +109,7 @@ class Isolation(unittest.TestCase):
                     self.assertGreater(resp.json()["results"][0], 1000)
                     resp = d.request("DELETE", "/v1/instances/" + inst, conn=conn)
                     self.assertEqual(resp.status, 200, resp)
-                other = "iso_b" if mod == "iso_a" else "iso_a"
+                other = ORDER[(i % 3 + 1 + (i // 9) % 2) % 3]
                 for target in (mod, other) if i % 4 < 2 else (other, mod):
                     n = scan(target)
                     scans += 1
