@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # test.sh — the test command: install dependencies, build, run every test.
 #
-#   scripts/test.sh              normal build in build/
-#   scripts/test.sh --sanitize   ASan + UBSan build in build-asan/
+#   scripts/test.sh              normal build in build/, then a short fuzz pass
+#   scripts/test.sh --sanitize   ASan + UBSan build in build-asan/ (no fuzz pass:
+#                                the fuzz build is already sanitized)
+#   scripts/test.sh --no-fuzz    skip the fuzz pass
+#   FUZZ_SECONDS=N               seconds per fuzz target (default 10)
 #
-# Exits non-zero when any test fails.
+# Exits non-zero when any test fails. Long runs live elsewhere:
+# scripts/fuzz.sh --seconds 600, scripts/soak.sh --minutes N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sanitize=OFF
 build_dir=build
+fuzz=1
 for arg in "$@"; do
   case "$arg" in
-    --sanitize) sanitize=ON; build_dir=build-asan ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --sanitize) sanitize=ON; build_dir=build-asan; fuzz=0 ;;
+    --no-fuzz) fuzz=0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -29,3 +35,9 @@ if [ "$sanitize" = ON ]; then
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 fi
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
+
+if [ "$fuzz" = 1 ]; then
+  # Every libFuzzer target for a few seconds on top of its seed corpus; the
+  # committed corpora and crash regressions were already replayed by ctest.
+  scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-10}"
+fi
