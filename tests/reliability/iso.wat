@@ -10,6 +10,8 @@
 ;;       returns the memory size in pages
 ;;   plant_trap(secret, pages)      plant, then trap: the slot is released by
 ;;                                  the trap path instead of a clean return
+;;   plant_spin(secret, pages)      plant, then loop until the deadline
+;;                                  interrupts it (the instance is discarded)
 ;;   scan(pages: i32, tag0: i64, tag1: i64) -> i64
 ;;       what a fresh instance must see: memory.size @MEM@ pages, then after
 ;;       growing by `pages` every word zero except the 16-byte data segment
@@ -56,6 +58,10 @@
   (func (export "plant_trap") (param $s i64) (param $pages i32)
     (drop (call $plant (local.get $s) (local.get $pages)))
     (unreachable))
+
+  (func (export "plant_spin") (param $s i64) (param $pages i32)
+    (drop (call $plant (local.get $s) (local.get $pages)))
+    (loop $forever (br $forever)))
 
   (func (export "scan") (param $pages i32) (param $tag0 i64) (param $tag1 i64) (result i64)
     (local $n i64) (local $a i32) (local $end i32) (local $i i32)

@@ -1,13 +1,15 @@
 """test_isolation.py -- issue 6 item 2: no byte of one instance is visible to
 the next one in its slot.
 
-Two probe modules come from iso.wat with different data segments (so
-different images and artifacts). A round plants a fresh random secret with
+Three probe modules come from iso.wat: two with different data segments
+(so different images and artifacts), one of another shape (more memory
+and table). A round plants a fresh random secret with
 one of them -- all of memory after memory.grow, the mutable globals, every
-table element plus a table.grow -- and releases the slot in one of three
+table element plus a table.grow -- and releases the slot in one of four
 ways (one-shot call that returns, one-shot call that traps after planting,
-a long-lived instance deleted by the client). Then fresh instances of the
-same module and of the other module scan everything in the guest
+one interrupted by its deadline after planting, a long-lived instance
+deleted by the client). Then fresh instances of the
+same module and of another module scan everything in the guest
 (iso.wat's scan) and report findings: any word that is not what a new
 instance must hold. The pool has one instance slot, so every scan runs in
 the slot the secret was just planted in.
@@ -90,15 +92,21 @@ class Isolation(unittest.TestCase):
             start = time.time()
             for i in range(rounds):
                 secret = str(rng.randrange(1, 1 << 64))
-                # Every (module, release path) pair every 9 rounds.
+                # Every (module, release path) pair every 12 rounds.
                 mod = ORDER[i % 3]
-                how = (i // 3) % 3
+                how = (i // 3) % 4
                 if how == 0:
                     resp = post("/v1/modules/%s/call/plant" % mod, [secret, PAGES], 200)
                     self.assertEqual(resp.json(), {"results": [PAGES + MODULES[mod][1]]})
                 elif how == 1:
                     resp = post("/v1/modules/%s/call/plant_trap" % mod, [secret, PAGES], 502)
                     self.assertEqual(resp.error_code(), "trap_unreachable")
+                elif how == 3:
+                    resp = d.request("POST", "/v1/modules/%s/call/plant_spin" % mod,
+                                     body={"args": [secret, PAGES]}, conn=conn,
+                                     headers={"X-Wasmpool-Deadline-Ms": "5"})
+                    self.assertEqual((resp.status, resp.error_code()),
+                                     (504, "deadline_exceeded"))
                 else:
                     resp = d.request("POST", "/v1/modules/%s/instances" % mod, conn=conn)
                     self.assertEqual(resp.status, 201, resp)
