@@ -15,7 +15,9 @@ config, and then:
   that one was sent;
 - every listed module describes and calls (no half-written module is
   visible), no temporary file is left in the module directory, and the
-  restart log has no registry_skip.
+  restart log has no registry_skip;
+- a long-lived instance created before the kill is unknown_instance, and no
+  slot is in use.
 """
 
 import os
@@ -114,6 +116,11 @@ class Crash(unittest.TestCase):
                     except Exception:  # OSError, http.client errors: the daemon died
                         return
 
+            # A long-lived instance dies with the daemon: its id must not
+            # come back to life (nor hold a slot) after the restart.
+            resp = d.request("POST", "/v1/modules/warm0/instances")
+            self.assertEqual(resp.status, 201, resp)
+            doomed = resp.json()["id"]
             threads = [threading.Thread(target=deployer, args=(cycle * 10 + j,))
                        for j in range(2)] + [threading.Thread(target=loader)]
             for t in threads:
@@ -129,6 +136,9 @@ class Crash(unittest.TestCase):
             log_mark = len(d.read_log())
             d.start()  # waits until the socket answers /v1/health
             self.check_registry(d, sends, log_mark, cycle)
+            resp = d.request("POST", "/v1/instances/%s/call/add" % doomed, body={"args": [1, 2]})
+            self.assertEqual((resp.status, resp.error_code()), (404, "unknown_instance"))
+            self.assertEqual(d.request("GET", "/v1/stats").json()["pool"]["instances"]["in_use"], 0)
 
         totals["acked"] = sum(1 for s in sends if s.acked)
         totals["unacked"] = sum(1 for s in sends if not s.acked)

@@ -92,6 +92,9 @@ def mix_file(path):
                     "export": "div0", "args": [1, 0], "weight": 2, "expect": 502})
     entries.append({"name": "instantiate", "kind": "instantiate", "module": "soak",
                     "weight": 4})
+    # A WASI command (stdin in, stdout out) through the run endpoint.
+    entries.append({"name": "run_hello", "kind": "run", "module": "hello", "body": "soak",
+                    "weight": 4, "expect": 200})
     with open(path, "w") as f:
         json.dump({"requests": entries}, f)
 
@@ -111,6 +114,7 @@ class Soak(unittest.TestCase):
             cls.wasm = wat2wasm(f.read())
         resp = cls.d.request("PUT", "/v1/modules/soak", body=cls.wasm)
         assert resp.status in (200, 201), resp
+        cls.d.deploy("hello", "hello.wasm")
 
     @classmethod
     def tearDownClass(cls):
@@ -237,7 +241,8 @@ class Soak(unittest.TestCase):
         self.assertEqual(r["error_codes"], want_codes)
         n_inst = entries["instantiate"]["requests"]
         want_status = {
-            "200": entries["ok"]["requests"] + entries["inst_ok"]["requests"] + n_inst,
+            "200": entries["ok"]["requests"] + entries["inst_ok"]["requests"] + n_inst
+                   + entries["run_hello"]["requests"],
             "201": n_inst,
             "502": sum(entries[k]["requests"] for k in
                        ("oob", "div0", "unreachable", "stack", "indirect", "inst_div0")),
