@@ -153,6 +153,12 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
     if (sig == SIGXCPU || sig == SIGKILL)
       return wp__error(err, WP_ECOMPILE_LIMIT, "%s: killed by signal %d (CPU limit %llu s)",
                        argv[0], sig, (unsigned long long)limits->cpu_seconds);
+    /* wasm2c and cc1 recurse over nested blocks: a valid but deeply nested
+     * module makes them die of SIGSEGV on their stack limit. The compiler
+     * ran out of a resource; the module is not at fault. */
+    if (sig == SIGSEGV)
+      return wp__error(err, WP_ECOMPILE_LIMIT, "%s: killed by signal %d (stack exhausted)", argv[0],
+                       sig);
     return wp__error(err, WP_ECOMPILE, "%s: killed by signal %d: %s", argv[0], sig, captured);
   }
   int code = WEXITSTATUS(status);
