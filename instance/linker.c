@@ -86,30 +86,6 @@ static bool limits_match(const wp__limits *want, uint64_t size, bool has_max, ui
   return true;
 }
 
-static const wp__limits *defined_or_imported_memory(const wp__module_info *info, uint32_t index) {
-  if (index < info->imported_memories) {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < info->import_count; i++)
-      if (info->imports[i].kind == WP__EXTERN_MEMORY && n++ == index)
-        return &info->imports[i].memory;
-    return NULL;
-  }
-  index -= info->imported_memories;
-  return index < info->memory_count ? &info->memories[index] : NULL;
-}
-
-static const wp__tabletype *defined_or_imported_table(const wp__module_info *info, uint32_t index) {
-  if (index < info->imported_tables) {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < info->import_count; i++)
-      if (info->imports[i].kind == WP__EXTERN_TABLE && n++ == index)
-        return &info->imports[i].table;
-    return NULL;
-  }
-  index -= info->imported_tables;
-  return index < info->table_count ? &info->tables[index] : NULL;
-}
-
 static bool resolve_in(wp_instance *inst, const wp__module_info *info, const wp__import *imp,
                        wp_glue_import *out) {
   const wp_module *mod = inst->mod;
@@ -152,7 +128,7 @@ static bool resolve_in(wp_instance *inst, const wp__module_info *info, const wp_
       return true;
     }
     case WP__EXTERN_MEMORY: {
-      const wp__limits *decl = defined_or_imported_memory(xinfo, e->index);
+      const wp__limits *decl = wp__module_memory(xinfo, e->index);
       wasm_rt_memory_t *mem = g->get(inst->area);
       if (!decl || !mem)
         return false;
@@ -162,7 +138,7 @@ static bool resolve_in(wp_instance *inst, const wp__module_info *info, const wp_
       return true;
     }
     case WP__EXTERN_TABLE: {
-      const wp__tabletype *decl = defined_or_imported_table(xinfo, e->index);
+      const wp__tabletype *decl = wp__module_table(xinfo, e->index);
       if (!decl || decl->elem_type != imp->table.elem_type)
         return false;
       uint32_t size = decl->elem_type == WP__EXTERNREF

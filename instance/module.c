@@ -132,30 +132,6 @@ static const wp__globaltype *global_type(const wp__module_info *info, uint32_t i
   return index < info->global_count ? &info->globals[index].type : NULL;
 }
 
-static const wp__limits *memory_limits(const wp__module_info *info, uint32_t index) {
-  if (index < info->imported_memories) {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < info->import_count; i++)
-      if (info->imports[i].kind == WP__EXTERN_MEMORY && n++ == index)
-        return &info->imports[i].memory;
-    return NULL;
-  }
-  index -= info->imported_memories;
-  return index < info->memory_count ? &info->memories[index] : NULL;
-}
-
-static const wp__tabletype *table_type(const wp__module_info *info, uint32_t index) {
-  if (index < info->imported_tables) {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < info->import_count; i++)
-      if (info->imports[i].kind == WP__EXTERN_TABLE && n++ == index)
-        return &info->imports[i].table;
-    return NULL;
-  }
-  index -= info->imported_tables;
-  return index < info->table_count ? &info->tables[index] : NULL;
-}
-
 static int build_exports(wp_module *mod, wp_error *err) {
   const wp__module_info *info = &mod->info;
   size_t type_slots = 0;
@@ -226,12 +202,12 @@ static void fill_limits(wp_module *mod) {
   memset(l, 0, sizeof(*l));
   l->maximum_memory_bytes = UINT64_MAX;
   l->maximum_table_elements = UINT32_MAX;
-  const wp__limits *mem = memory_limits(info, 0);
+  const wp__limits *mem = wp__module_memory(info, 0);
   if (mem) {
     l->initial_memory_bytes = mem->min * 65536;
     l->maximum_memory_bytes = mem->has_max ? mem->max * 65536 : UINT64_MAX;
   }
-  const wp__tabletype *tab = table_type(info, 0);
+  const wp__tabletype *tab = wp__module_table(info, 0);
   if (tab) {
     l->initial_table_elements = (uint32_t)tab->limits.min;
     l->maximum_table_elements = tab->limits.has_max ? (uint32_t)tab->limits.max : UINT32_MAX;
@@ -246,7 +222,7 @@ static int build_image(wp_module *mod, const uint8_t *wasm, wp_error *err) {
   const wp__module_info *info = &mod->info;
   if (info->data_segment_count == 0 || !wp__module_data_is_imageable(info))
     return 0;
-  const wp__limits *mem = memory_limits(info, 0);
+  const wp__limits *mem = wp__module_memory(info, 0);
   if (!mem || info->imported_memories > 0)
     return 0;
   wp_image_segment *segs = calloc(info->data_segment_count, sizeof(*segs));

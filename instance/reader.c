@@ -190,7 +190,9 @@ static int read_index(parser *p, uint32_t bound, const char *what, uint32_t *ind
   return 0;
 }
 
-static int read_const_expr(parser *p, wp__const_expr *expr) {
+/* Walks one constant expression; *expr is its first instruction, and
+ * WP__CONST_OTHER when there is not exactly one. */
+static int walk_const_expr(parser *p, wp__const_expr *expr, uint32_t *instr_count) {
   wp__expr_walk walk = {.has_data_count = p->info->has_data_count, .memory64 = p->memory64};
   int rc = wp__walk_expr(&p->rd, &walk);
   if (walk.uses_simd)
@@ -198,9 +200,15 @@ static int read_const_expr(parser *p, wp__const_expr *expr) {
   if (rc)
     return rc;
   *expr = walk.first;
+  *instr_count = walk.instr_count;
   if (walk.instr_count != 1)
     expr->kind = WP__CONST_OTHER;
   return 0;
+}
+
+static int read_const_expr(parser *p, wp__const_expr *expr) {
+  uint32_t instr_count;
+  return walk_const_expr(p, expr, &instr_count);
 }
 
 /* An active segment's offset must produce exactly one value of the index
@@ -210,20 +218,13 @@ static int read_const_expr(parser *p, wp__const_expr *expr) {
  * mismatch. Longer expressions are left to wasm2c's validator. */
 static int read_offset_expr(parser *p, bool is64, wp__const_expr *expr) {
   size_t at = p->rd.pos;
-  wp__expr_walk walk = {.has_data_count = p->info->has_data_count, .memory64 = p->memory64};
-  int rc = wp__walk_expr(&p->rd, &walk);
-  if (walk.uses_simd)
-    p->info->uses_simd = true;
+  uint32_t instr_count;
+  int rc = walk_const_expr(p, expr, &instr_count);
   if (rc)
     return rc;
-  *expr = walk.first;
-  if (walk.instr_count == 0)
+  if (instr_count == 0)
     return wp__reader_fail(&p->rd, WP_EINVALID_MODULE, at,
                            "type mismatch: empty offset expression");
-  if (walk.instr_count != 1) {
-    expr->kind = WP__CONST_OTHER;
-    return 0;
-  }
   wp__const_kind want = is64 ? WP__CONST_I64 : WP__CONST_I32;
   bool literal = expr->kind == WP__CONST_I32 || expr->kind == WP__CONST_I64 ||
                  expr->kind == WP__CONST_F32 || expr->kind == WP__CONST_F64 ||
@@ -232,18 +233,6 @@ static int read_offset_expr(parser *p, bool is64, wp__const_expr *expr) {
     return wp__reader_fail(&p->rd, WP_EINVALID_MODULE, at,
                            "type mismatch: offset expression is not %s", is64 ? "i64" : "i32");
   return 0;
-}
-
-/* Whether memory `index` (imports first) is a 64-bit memory. */
-static bool memory_is64(const wp__module_info *m, uint32_t index) {
-  for (uint32_t i = 0; i < m->import_count; i++) {
-    if (m->imports[i].kind != WP__EXTERN_MEMORY)
-      continue;
-    if (index == 0)
-      return m->imports[i].memory.is64;
-    index--;
-  }
-  return index < m->memory_count && m->memories[index].is64;
 }
 
 static uint32_t total_funcs(const wp__module_info *m) {
@@ -655,7 +644,7 @@ static int read_data_section(parser *p, size_t section_start) {
     if (seg->mode == WP__SEGMENT_ACTIVE) {
       if (seg->memory_index >= memories)
         return wp__reader_fail(rd, WP_EINVALID_MODULE, at, "unknown memory %u", seg->memory_index);
-      if ((rc = read_offset_expr(p, memory_is64(m, seg->memory_index), &seg->offset)))
+      if ((rc = read_offset_expr(p, wp__module_memory(m, seg->memory_index)->is64, &seg->offset)))
         return rc;
     }
     size_t length_at = rd->pos;

@@ -191,6 +191,10 @@ void wp__module_info_free(wp__module_info *info);
 
 /* Signature of function `func_index` (imports first). NULL if out of range. */
 const wp__functype *wp__module_func_type(const wp__module_info *info, uint32_t func_index);
+/* Limits of memory `index` and type of table `index` (imports first in each
+ * index space). NULL if out of range. */
+const wp__limits *wp__module_memory(const wp__module_info *info, uint32_t index);
+const wp__tabletype *wp__module_table(const wp__module_info *info, uint32_t index);
 
 /* The names of imports the host does not provide. provides(import, ctx)
  * answers for one import (its module and field names are in the import).

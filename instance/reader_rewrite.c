@@ -38,6 +38,33 @@ const wp__functype *wp__module_func_type(const wp__module_info *info, uint32_t f
   return type_index < info->type_count ? &info->types[type_index] : NULL;
 }
 
+/* The import of `kind` that is number `index` among imports of that kind. */
+static const wp__import *nth_import(const wp__module_info *info, wp__extern_kind kind,
+                                    uint32_t index) {
+  for (uint32_t i = 0; i < info->import_count; i++)
+    if (info->imports[i].kind == kind && index-- == 0)
+      return &info->imports[i];
+  return NULL;
+}
+
+const wp__limits *wp__module_memory(const wp__module_info *info, uint32_t index) {
+  if (index < info->imported_memories) {
+    const wp__import *imp = nth_import(info, WP__EXTERN_MEMORY, index);
+    return imp ? &imp->memory : NULL;
+  }
+  index -= info->imported_memories;
+  return index < info->memory_count ? &info->memories[index] : NULL;
+}
+
+const wp__tabletype *wp__module_table(const wp__module_info *info, uint32_t index) {
+  if (index < info->imported_tables) {
+    const wp__import *imp = nth_import(info, WP__EXTERN_TABLE, index);
+    return imp ? &imp->table : NULL;
+  }
+  index -= info->imported_tables;
+  return index < info->table_count ? &info->tables[index] : NULL;
+}
+
 /* Appends a name with bytes outside printable ASCII (and the backslash)
  * written as \XX, the way the text format writes them, so that a list of
  * names with NULs or control bytes stays one readable line. */
