@@ -158,9 +158,12 @@ uint32_t wp__decommit_run_batch(wp_pool *pool, uint32_t max);
 int wp__plain_pool_init(wp__plain_pool *pp, uint32_t count, uint64_t slot_bytes, const char *name,
                         char *why, size_t why_len);
 void wp__plain_pool_fini(wp__plain_pool *pp);
-/* Zeroes [0, used) of a plain slot: memset up to keep bytes, madvise after.
- * Returns the bytes passed to madvise. */
-uint64_t wp__plain_slot_clear(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
-                              uint64_t page_bytes);
+/* Takes a free slot of a plain pool: its index and first byte, or
+ * WP__NO_SLOT when every slot is held. */
+uint32_t wp__plain_slot_take(wp__plain_pool *pp, uint8_t **at);
+/* Zeroes [0, used) of a plain slot (memset up to keep bytes, madvise after)
+ * and frees it. Returns the bytes passed to madvise. */
+uint64_t wp__plain_slot_put(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
+                            uint64_t page_bytes);
 
 #endif /* WP_ALLOC_INTERNAL_H */

@@ -16,15 +16,12 @@
 int wp_instance_slot_acquire(wp_pool *pool, wp_instance_slot *out) {
   wp__plain_pool *pp = &pool->instances;
   memset(out, 0, sizeof(*out));
-  bool hit;
-  uint64_t prev_key;
-  pthread_mutex_lock(&pp->lock);
-  uint32_t s = wp__index_acquire(&pp->index, 0, &hit, &prev_key);
-  pthread_mutex_unlock(&pp->lock);
+  uint8_t *at;
+  uint32_t s = wp__plain_slot_take(pp, &at);
   if (s == WP__NO_SLOT)
     return WP_EPOOL_EXHAUSTED;
   out->index = s;
-  out->area = pp->reservation + (uint64_t)s * pp->slot_bytes;
+  out->area = at;
   out->area_bytes = pp->slot_bytes;
   return 0;
 }
@@ -32,11 +29,8 @@ int wp_instance_slot_acquire(wp_pool *pool, wp_instance_slot *out) {
 void wp_instance_slot_release(wp_pool *pool, wp_instance_slot *slot, uint64_t used_bytes) {
   wp__plain_pool *pp = &pool->instances;
   uint32_t s = slot->index;
-  uint64_t decommitted =
-      wp__plain_slot_clear(pp, s, used_bytes, WP__INSTANCE_KEEP_BYTES, pool->page_bytes);
-  atomic_fetch_add_explicit(&pool->bytes_decommitted, decommitted, memory_order_relaxed);
   memset(slot, 0, sizeof(*slot));
-  pthread_mutex_lock(&pp->lock);
-  wp__index_release(&pp->index, s, 0);
-  pthread_mutex_unlock(&pp->lock);
+  uint64_t decommitted =
+      wp__plain_slot_put(pp, s, used_bytes, WP__INSTANCE_KEEP_BYTES, pool->page_bytes);
+  atomic_fetch_add_explicit(&pool->bytes_decommitted, decommitted, memory_order_relaxed);
 }

@@ -43,8 +43,8 @@ void wp__plain_pool_fini(wp__plain_pool *pp) {
   pthread_mutex_destroy(&pp->lock);
 }
 
-uint64_t wp__plain_slot_clear(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
-                              uint64_t page_bytes) {
+static uint64_t plain_slot_clear(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
+                                 uint64_t page_bytes) {
   uint8_t *at = pp->reservation + (uint64_t)slot * pp->slot_bytes;
   if (used > pp->slot_bytes)
     used = pp->slot_bytes;
@@ -59,4 +59,25 @@ uint64_t wp__plain_slot_clear(wp__plain_pool *pp, uint32_t slot, uint64_t used, 
     return 0;
   }
   return end - copy;
+}
+
+uint32_t wp__plain_slot_take(wp__plain_pool *pp, uint8_t **at) {
+  bool hit;
+  uint64_t prev_key;
+  pthread_mutex_lock(&pp->lock);
+  uint32_t slot = wp__index_acquire(&pp->index, 0, &hit, &prev_key);
+  pthread_mutex_unlock(&pp->lock);
+  if (slot != WP__NO_SLOT)
+    *at = pp->reservation + (uint64_t)slot * pp->slot_bytes;
+  return slot;
+}
+
+uint64_t wp__plain_slot_put(wp__plain_pool *pp, uint32_t slot, uint64_t used, uint64_t keep,
+                            uint64_t page_bytes) {
+  /* Cleared before it is free, so no other holder can see the old bytes. */
+  uint64_t decommitted = plain_slot_clear(pp, slot, used, keep, page_bytes);
+  pthread_mutex_lock(&pp->lock);
+  wp__index_release(&pp->index, slot, 0);
+  pthread_mutex_unlock(&pp->lock);
+  return decommitted;
 }

@@ -17,15 +17,12 @@ int wp_table_acquire(wp_pool *pool, uint32_t initial_elements, uint32_t max_elem
       max_elements < pool->cfg.table_elements ? max_elements : pool->cfg.table_elements;
   if (initial_elements > capacity)
     return WP_ELIMIT;
-  bool hit;
-  uint64_t prev_key;
-  pthread_mutex_lock(&pp->lock);
-  uint32_t s = wp__index_acquire(&pp->index, 0, &hit, &prev_key);
-  pthread_mutex_unlock(&pp->lock);
+  uint8_t *at;
+  uint32_t s = wp__plain_slot_take(pp, &at);
   if (s == WP__NO_SLOT)
     return WP_EPOOL_EXHAUSTED;
   out->index = s;
-  out->elements = pp->reservation + (uint64_t)s * pp->slot_bytes;
+  out->elements = at;
   out->capacity = capacity;
   out->size = initial_elements;
   return 0;
@@ -42,12 +39,9 @@ int wp_table_grow(wp_pool *pool, wp_table_slot *slot, uint32_t new_elements) {
 void wp_table_release(wp_pool *pool, wp_table_slot *slot) {
   wp__plain_pool *pp = &pool->tables;
   uint32_t s = slot->index;
-  uint64_t decommitted =
-      wp__plain_slot_clear(pp, s, (uint64_t)slot->size * pool->cfg.table_element_bytes,
-                           pool->cfg.table_keep_resident_bytes, pool->page_bytes);
-  atomic_fetch_add_explicit(&pool->bytes_decommitted, decommitted, memory_order_relaxed);
+  uint64_t used = (uint64_t)slot->size * pool->cfg.table_element_bytes;
   memset(slot, 0, sizeof(*slot));
-  pthread_mutex_lock(&pp->lock);
-  wp__index_release(&pp->index, s, 0);
-  pthread_mutex_unlock(&pp->lock);
+  uint64_t decommitted =
+      wp__plain_slot_put(pp, s, used, pool->cfg.table_keep_resident_bytes, pool->page_bytes);
+  atomic_fetch_add_explicit(&pool->bytes_decommitted, decommitted, memory_order_relaxed);
 }
