@@ -436,12 +436,10 @@ static void on_conn_closed(uv_handle_t *handle) {
   free(conn);
 }
 
-static void conn_close(wp_conn *conn) {
-  if (conn->closing)
-    return;
-  conn->closing = true;
-  /* Detach the exchanges: those on a worker finish there and are freed by
-   * their done callback; the rest go now. */
+/* Detaches every exchange of the connection: those on a worker finish there
+ * and are freed by their done callback (which sees cancelled); the rest are
+ * freed now. */
+static void conn_drop_exchanges(wp_conn *conn) {
   wp_exchange *x = conn->head;
   while (x) {
     wp_exchange *next = x->next;
@@ -455,6 +453,13 @@ static void conn_close(wp_conn *conn) {
   }
   conn->head = conn->tail = NULL;
   conn->exchange_count = 0;
+}
+
+static void conn_close(wp_conn *conn) {
+  if (conn->closing)
+    return;
+  conn->closing = true;
+  conn_drop_exchanges(conn);
   if (conn->reading)
     uv_read_stop(&conn->h.stream);
   conn->reading = false;
@@ -495,19 +500,7 @@ static void conn_flush(wp_conn *conn) {
   if (closes) {
     /* Later pipelined requests of a closing connection are not answered
      * (the client was told the connection ends here). */
-    wp_exchange *x = conn->head;
-    while (x) {
-      wp_exchange *next = x->next;
-      x->conn = NULL;
-      x->next = NULL;
-      if (x->in_worker)
-        atomic_store(&x->cancelled, true);
-      else
-        exchange_free(x);
-      x = next;
-    }
-    conn->head = conn->tail = NULL;
-    conn->exchange_count = 0;
+    conn_drop_exchanges(conn);
     conn_shutdown(conn);
     return;
   }
