@@ -142,12 +142,14 @@ typedef struct wp_memory_slot {
   uint8_t *base;             /* first byte of linear memory */
   uint64_t accessible_bytes; /* current size; past it everything faults */
   uint64_t limit_bytes;      /* min(request maximum, max_memory_bytes) */
-  bool affinity_hit;         /* the image was already mapped in this slot */
+  bool affinity_hit;         /* the image (or, without one, zeroes at this size) was
+                                already in this slot */
 } wp_memory_slot;
 
 /* Takes a memory slot holding exactly the image (or zeroes) in
  * [0, initial_bytes) and faulting everywhere past it, up to the end of the
- * trailing guard. Prefers a free slot that last held the same image.
+ * trailing guard. Prefers a free slot that last held the same image, or,
+ * for image NULL, zeroes at the same initial size (no system call then).
  * WP_EPOOL_EXHAUSTED when every slot is in use; WP_ELIMIT when initial_bytes
  * exceeds the slot size or the request's maximum. Never copies image bytes. */
 int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slot *out);
@@ -177,15 +179,17 @@ void wp_pool_flush_decommits(wp_pool *pool);
 typedef struct wp_slot_counts {
   uint32_t total;
   uint32_t in_use;
-  uint32_t warm;    /* free, still holding an image mapping (memory pool) */
+  uint32_t warm;    /* free, still holding an image mapping or, without an
+                       image, its accessible zero pages (memory pool) */
   uint32_t cold;    /* free, holding nothing */
   uint32_t pending; /* released, waiting for a batched reset */
 } wp_slot_counts;
 
 typedef struct wp_pool_stats {
   wp_slot_counts instances, memories, tables;
-  uint64_t affinity_hits;     /* acquires that found their image mapped */
-  uint64_t affinity_misses;   /* acquires of an image that had to map it */
+  uint64_t affinity_hits;     /* acquires that found their image mapped (or,
+                                 without image, zeroes at their size) */
+  uint64_t affinity_misses;   /* acquires that did not */
   uint64_t image_maps;        /* mmap calls that attached an image */
   uint64_t resets;            /* memory slot resets done */
   uint64_t bytes_decommitted; /* bytes passed to madvise(MADV_DONTNEED), all pools */

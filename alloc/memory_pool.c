@@ -12,6 +12,13 @@
  * with no system call at all (unless its initial size differs and an
  * mprotect must move the accessible end).
  *
+ * Memories without an image are warm too, keyed by their accessible size
+ * (zero_key): such a free slot reads zeroes over [0, rw_bytes), so a holder
+ * asking for that initial size takes it with no system call, exactly like an
+ * image hit. Keying by size rather than sharing one key means a hit never
+ * needs an mprotect; a slot of another size is still better than a cold one
+ * and only moves its accessible end.
+ *
  * Reset design (measured on this 2-core VM, kernel 6.18; see
  * docs/BENCHMARKS.md): a page fault costs ~1.7 us, madvise(DONTNEED) of a
  * dirty page ~1.2 us, madvise of an untouched 1 MiB range ~0.6-0.8 us,
@@ -46,6 +53,20 @@
 
 static uint8_t *slot_base(const wp__memory_pool *mp, uint32_t s) {
   return mp->first_base + (uint64_t)s * mp->stride;
+}
+
+/* Image ids count up from 1 (image.c) and never reach bit 63, so keys with
+ * that bit set cannot collide with an image's. The size is the accessible
+ * end the free slot keeps, at most max_memory_bytes < 2^63. */
+#define WP__ZERO_KEY_BIT (UINT64_C(1) << 63)
+
+static uint64_t zero_key(uint64_t rw_bytes) {
+  return WP__ZERO_KEY_BIT | rw_bytes;
+}
+
+/* The affinity key a free slot is filed under: what it holds. */
+static uint64_t slot_key(const wp__memory_slot *slot) {
+  return slot->image != NULL ? slot->image->id : zero_key(slot->rw_bytes);
 }
 
 int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
@@ -151,7 +172,7 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
     return WP_EINVAL;
   if (image != NULL && image->bytes > req->initial_bytes)
     return WP_EINVAL;
-  uint64_t key = image != NULL ? image->id : 0;
+  uint64_t key = image != NULL ? image->id : zero_key(req->initial_bytes);
   bool hit;
   uint64_t prev_key;
   uint32_t s;
@@ -176,12 +197,10 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   wp__memory_slot *slot = &mp->slots[s];
   uint8_t *base = slot_base(mp, s);
   int rc = 0;
-  if (image != NULL) {
-    if (hit)
-      atomic_fetch_add_explicit(&pool->affinity_hits, 1, memory_order_relaxed);
-    else
-      atomic_fetch_add_explicit(&pool->affinity_misses, 1, memory_order_relaxed);
-  }
+  if (hit)
+    atomic_fetch_add_explicit(&pool->affinity_hits, 1, memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(&pool->affinity_misses, 1, memory_order_relaxed);
   if (slot->image != image) {
     /* Another image is mapped: the new one replaces its head with one mmap,
      * and only a tail it does not cover needs anonymous pages again. */
@@ -217,7 +236,7 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   out->base = base;
   out->accessible_bytes = req->initial_bytes;
   out->limit_bytes = limit;
-  out->affinity_hit = hit && image != NULL;
+  out->affinity_hit = hit;
   return 0;
 }
 
@@ -269,12 +288,19 @@ static void restore_copy(uint8_t *to, const uint8_t *image, uint64_t bytes, uint
       memcpy(to + at, image + at, page);
 }
 
+/* Read-only zeroes to compare against: glibc's memcmp is vectorised and
+ * stops at the first difference, where an OR over every word of the page
+ * (the previous loop) was scalar at -O2 and took ~80% of a warm no-image
+ * cycle (perf, docs/BENCHMARKS.md "Instance-level warm path"). */
+static const uint8_t zero_block[4096];
+
 static bool page_is_zero(const uint8_t *at, uint64_t page) {
-  const uint64_t *word = (const uint64_t *)at;
-  uint64_t any = 0;
-  for (uint64_t i = 0; i < page / 8; i++)
-    any |= word[i];
-  return any == 0;
+  for (uint64_t done = 0; done < page; done += sizeof(zero_block)) {
+    uint64_t chunk = page - done < sizeof(zero_block) ? page - done : sizeof(zero_block);
+    if (memcmp(at + done, zero_block, chunk) != 0)
+      return false;
+  }
+  return true;
 }
 
 static void restore_zero(uint8_t *to, uint64_t bytes, uint64_t page) {
@@ -318,7 +344,9 @@ done:
 static void make_cold(wp_pool *pool, uint32_t victim) {
   wp__memory_pool *mp = &pool->memories;
   while (victim != WP__NO_SLOT) {
-    if (unmap_image(mp, victim) != 0)
+    /* scrub also drops the resident zero pages of a slot without image, so
+     * a cold slot holds no memory whatever it held while warm. */
+    if (mp->slots[victim].image == NULL || unmap_image(mp, victim) != 0)
       scrub(mp, victim, 0);
     atomic_fetch_add_explicit(&pool->warm_evictions, 1, memory_order_relaxed);
     pthread_mutex_lock(&mp->lock);
@@ -339,8 +367,8 @@ void wp__memory_slots_return(wp_pool *pool, const uint32_t *slots, uint32_t coun
     uint32_t victim_count = 0;
     pthread_mutex_lock(&mp->lock);
     for (; done < count && victim_count < 64; done++) {
-      wp_image *image = mp->slots[slots[done]].image;
-      uint32_t victim = wp__index_release(&mp->index, slots[done], image ? image->id : 0);
+      uint32_t victim =
+          wp__index_release(&mp->index, slots[done], slot_key(&mp->slots[slots[done]]));
       if (victim != WP__NO_SLOT)
         victims[victim_count++] = victim;
     }

@@ -281,3 +281,84 @@ Test(memory_pool, warm_slot_with_other_initial_sizes) {
   wp_pool_destroy(pool);
   test_image_free(&a);
 }
+
+/* Memories without an image are warm too, keyed by their accessible size: a
+ * holder asking for the same size gets the same slot back, zeroed (past the
+ * keep-resident part as well), with growth undone. */
+Test(memory_pool, no_image_warm_reuse) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {.image = NULL, .initial_bytes = 128 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot mem;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+  cr_assert_not(mem.affinity_hit, "a fresh pool holds nothing warm");
+  uint32_t first = mem.index;
+  memset(mem.base, 0xA5, mem.accessible_bytes); /* keep-resident part and past it */
+  cr_assert_eq(wp_memory_grow(pool, &mem, 256 * KIB), 0);
+  memset(mem.base + 128 * KIB, 0x5A, 128 * KIB);
+  wp_memory_release(pool, &mem);
+  wp_pool_stats stats;
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.memories.warm, 1, "a released no-image slot stays warm");
+  cr_assert_eq(stats.memories.cold, 1);
+
+  for (int round = 0; round < 3; round++) {
+    cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+    cr_assert(mem.affinity_hit, "round %d: same size hits", round);
+    cr_assert_eq(mem.index, first);
+    cr_assert_eq(mem.accessible_bytes, 128 * KIB);
+    expect_contents(mem.base, mem.accessible_bytes, NULL, "warm no-image reuse");
+    cr_assert(faults(mem.base + 128 * KIB), "round %d: growth undone", round);
+    mem.base[0] = 1;
+    mem.base[mem.accessible_bytes - 1] = 2;
+    wp_memory_release(pool, &mem);
+  }
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.affinity_hits, 3);
+  cr_assert_eq(stats.affinity_misses, 1);
+
+  /* Another size misses the key: a cold slot goes first, then the warm one
+   * is reused with its accessible end moved. */
+  wp_memory_request other = req;
+  other.initial_bytes = 64 * KIB;
+  wp_memory_slot a, b;
+  cr_assert_eq(wp_memory_acquire(pool, &other, &a), 0);
+  cr_assert_not(a.affinity_hit);
+  cr_assert_eq(wp_memory_acquire(pool, &other, &b), 0);
+  wp_memory_slot *reused = a.index == first ? &a : &b;
+  cr_assert_eq(reused->index, first, "the warm slot is used once the cold one is taken");
+  cr_assert_eq(reused->accessible_bytes, 64 * KIB);
+  expect_contents(reused->base, reused->accessible_bytes, NULL, "other size");
+  cr_assert(faults(reused->base + 64 * KIB), "the accessible end moved down");
+  wp_memory_release(pool, &a);
+  wp_memory_release(pool, &b);
+  wp_pool_destroy(pool);
+}
+
+/* With max_unused_warm_slots = 0 a no-image slot goes cold on release: its
+ * accessible range is dropped, so the next holder faults in fresh zeroes. */
+Test(memory_pool, no_image_cold_when_no_warm_slots) {
+  wp_pool_config cfg;
+  test_config(&cfg, 1);
+  cfg.max_unused_warm_slots = 0;
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {.image = NULL, .initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot mem;
+  uint8_t *base = NULL;
+  for (int round = 0; round < 3; round++) {
+    cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+    cr_assert_not(mem.affinity_hit);
+    expect_contents(mem.base, mem.accessible_bytes, NULL, "cold no-image");
+    cr_assert(faults(mem.base + 64 * KIB));
+    memset(mem.base, 0x77, mem.accessible_bytes);
+    base = mem.base;
+    wp_memory_release(pool, &mem);
+    wp_pool_stats stats;
+    wp_pool_get_stats(pool, &stats);
+    cr_assert_eq(stats.memories.warm, 0);
+    cr_assert_eq(stats.memories.cold, 1);
+  }
+  cr_assert(faults(base), "a cold slot keeps nothing accessible");
+  wp_pool_destroy(pool);
+}
