@@ -7,6 +7,13 @@
  * finished and pokes the loop with uv_async_send (coalescing is fine: the
  * loop drains the whole finished list on each wake-up).
  *
+ * Submit signals the condition variable only when a worker sleeps on it and
+ * was not already woken for an earlier job, and after unlocking: signalling
+ * under the lock made the woken worker block at once on the mutex the loop
+ * still held (a futex wait and wake more per request). A worker that is
+ * awake always looks at pending before it sleeps, so no job waits for a
+ * signal it did not get.
+ *
  * Why not uv_queue_work: libuv's pool is shared with its own fs/dns work,
  * sized by an environment variable, and its queue is unbounded, so it can
  * neither say "full" nor keep guest code from starving file operations.
@@ -27,12 +34,14 @@ struct wp_work_queue {
   uint32_t thread_count;
   size_t capacity;
 
-  pthread_mutex_t lock; /* guards pending, waiting, busy, exiting, counters */
+  pthread_mutex_t lock; /* guards pending, waiting, busy, idle, exiting, counters */
   pthread_cond_t has_work;
   wp_job *pending_head, *pending_tail;
   size_t waiting;
   uint32_t busy;
-  bool exiting; /* workers leave once pending is empty */
+  uint32_t idle;      /* workers in pthread_cond_wait */
+  uint32_t signalled; /* of those, signalled and not yet awake */
+  bool exiting;       /* workers leave once pending is empty */
   uint64_t completed;
   uint64_t rejected;
 
@@ -48,8 +57,13 @@ static void *worker_main(void *arg) {
   wp_work_queue *queue = arg;
   pthread_mutex_lock(&queue->lock);
   for (;;) {
-    while (!queue->pending_head && !queue->exiting)
+    while (!queue->pending_head && !queue->exiting) {
+      queue->idle++;
       pthread_cond_wait(&queue->has_work, &queue->lock);
+      queue->idle--;
+      if (queue->signalled)
+        queue->signalled--;
+    }
     wp_job *job = queue->pending_head;
     if (!job)
       break; /* exiting and nothing left */
@@ -159,8 +173,12 @@ int wp_work_queue_submit(wp_work_queue *queue, wp_job *job) {
     queue->pending_head = job;
   queue->pending_tail = job;
   queue->waiting++;
-  pthread_cond_signal(&queue->has_work);
+  bool wake = queue->idle > queue->signalled;
+  if (wake)
+    queue->signalled++;
   pthread_mutex_unlock(&queue->lock);
+  if (wake)
+    pthread_cond_signal(&queue->has_work);
   queue->outstanding++;
   return 0;
 }
