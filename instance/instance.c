@@ -221,7 +221,7 @@ int wp_instance_call(wp_instance *inst, const char *export_name, size_t name_len
                      const wp_call_options *opts, wp_error *err) {
   if (inst->poisoned)
     return wp__error(err, WP_EINVAL, "instance is poisoned (timed out); destroy it");
-  size_t index;
+  size_t index = 0; /* set by find_export on success; gcc -O3 cannot see that */
   int rc = find_export(inst, export_name, name_length, WP_EXTERN_FUNC, &index, err);
   if (rc != 0)
     return rc;
@@ -253,7 +253,7 @@ int wp_instance_call(wp_instance *inst, const char *export_name, size_t name_len
 
 int wp_instance_get_global(wp_instance *inst, const char *export_name, size_t name_length,
                            wp_val *out, wp_error *err) {
-  size_t index;
+  size_t index = 0; /* set by find_export on success; gcc -O3 cannot see that */
   int rc = find_export(inst, export_name, name_length, WP_EXTERN_GLOBAL, &index, err);
   if (rc != 0)
     return rc;
