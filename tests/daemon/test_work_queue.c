@@ -143,3 +143,84 @@ Test(work_queue, zero_capacity_is_invalid) {
   cr_assert_eq(wp_work_queue_create(&loop, 1, 0, 0, &queue), WP_EINVAL);
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* Work that finishes only once `want` jobs run at the same time (or after
+ * two seconds, noting that they did not). */
+typedef struct rendezvous_job {
+  wp_job job;
+  atomic_int *running;
+  int want;
+  bool met;
+  int *done_count;
+} rendezvous_job;
+
+static void rendezvous_work(wp_job *job) {
+  rendezvous_job *r = (rendezvous_job *)job;
+  atomic_fetch_add(r->running, 1);
+  for (int i = 0; i < 2000 && atomic_load(r->running) < r->want; i++)
+    usleep(1000);
+  r->met = atomic_load(r->running) >= r->want;
+}
+
+static void rendezvous_done(wp_job *job) {
+  rendezvous_job *r = (rendezvous_job *)job;
+  (*r->done_count)++;
+}
+
+/* Submit wakes as many sleeping workers as jobs arrive, not just one: the
+ * count of workers already signalled must not hold back the others. */
+Test(work_queue, a_burst_wakes_every_sleeping_worker, .timeout = 20) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  wp_work_queue *queue;
+  cr_assert_eq(wp_work_queue_create(&loop, 4, 16, 0, &queue), 0);
+  usleep(20000); /* the workers reach their wait */
+  atomic_int running = 0;
+  int done = 0;
+  rendezvous_job jobs[4];
+  for (int i = 0; i < 4; i++) {
+    jobs[i] = (rendezvous_job){.job = {.work = rendezvous_work, .done = rendezvous_done},
+                               .running = &running,
+                               .want = 4,
+                               .done_count = &done};
+    cr_assert_eq(wp_work_queue_submit(queue, &jobs[i].job), 0);
+  }
+  run_until(&loop, &done, 4);
+  cr_assert_eq(done, 4);
+  for (int i = 0; i < 4; i++)
+    cr_assert(jobs[i].met, "job %d never ran beside the three others", i);
+  wp_work_queue_destroy(queue);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* One job at a time, each submitted once the last one's done ran (a
+ * keep-alive client): every submit finds the workers asleep or going to
+ * sleep, and none may be left waiting for a signal (the test would hang). */
+Test(work_queue, one_at_a_time_never_strands_a_job, .timeout = 20) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  wp_work_queue *queue;
+  cr_assert_eq(wp_work_queue_create(&loop, 2, 4, 0, &queue), 0);
+  int done = 0;
+  test_job job;
+  for (int i = 0; i < 2000; i++) {
+    init_job(&job, &done, NULL);
+    cr_assert_eq(wp_work_queue_submit(queue, &job.job), 0);
+    while (done < i + 1)
+      uv_run(&loop, UV_RUN_ONCE);
+  }
+  cr_assert_eq(done, 2000);
+  /* The worker counts a job just after handing it back. */
+  wp_work_queue_stats stats;
+  for (int i = 0; i < 1000; i++) {
+    wp_work_queue_get_stats(queue, &stats);
+    if (stats.completed == 2000)
+      break;
+    usleep(1000);
+  }
+  cr_assert_eq(stats.completed, 2000);
+  wp_work_queue_destroy(queue);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
