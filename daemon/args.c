@@ -23,18 +23,6 @@
 #define F64_SIGN          UINT64_C(0x8000000000000000)
 #define EXACT_INT_LIMIT   (UINT64_C(1) << 53) /* largest magnitude a double holds exactly */
 
-const char *wp_args_type_name(wp_valtype type) {
-  switch (type) {
-  case WP_I32: return "i32";
-  case WP_I64: return "i64";
-  case WP_F32: return "f32";
-  case WP_F64: return "f64";
-  case WP_FUNCREF: return "funcref";
-  case WP_EXTERNREF: return "externref";
-  }
-  return "unknown";
-}
-
 /* "string \"abc\"", "integer 5", ... for error messages. */
 static void describe_json(const json_t *value, char *out, size_t out_len) {
   switch (json_typeof(value)) {
@@ -62,7 +50,7 @@ static int mismatch(char *why, size_t why_len, size_t index, wp_valtype type, co
   char got[96];
   describe_json(value, got, sizeof got);
   if (why && why_len)
-    snprintf(why, why_len, "argument %zu: expected %s, got %s%s%s", index, wp_args_type_name(type),
+    snprintf(why, why_len, "argument %zu: expected %s, got %s%s%s", index, wp_valtype_name(type),
              got, detail ? ": " : "", detail ? detail : "");
   return WP_EARG_TYPE;
 }

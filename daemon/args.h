@@ -47,7 +47,5 @@ json_t *wp_val_to_json(const wp_val *val);
 /* results[0..count) as a new JSON array (NULL when out of memory). */
 json_t *wp_results_to_json(const wp_val *results, uint32_t count);
 
-/* "i32", "i64", "f32", "f64", "funcref", "externref". */
-const char *wp_args_type_name(wp_valtype type);
 
 #endif /* WP_DAEMON_ARGS_H */

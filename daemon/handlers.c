@@ -38,7 +38,7 @@ static json_t *name_json(const char *name, size_t len) {
 static json_t *types_json(const wp_valtype *types, uint32_t count) {
   json_t *array = json_array();
   for (uint32_t i = 0; array && i < count; i++)
-    json_array_append_new(array, json_string(wp_args_type_name(types[i])));
+    json_array_append_new(array, json_string(wp_valtype_name(types[i])));
   return array;
 }
 
@@ -53,7 +53,7 @@ static json_t *export_json(const wp_export_info *e) {
     json_object_set_new(obj, "params", types_json(e->params, e->param_count));
     json_object_set_new(obj, "results", types_json(e->results, e->result_count));
   } else if (e->kind == WP_EXTERN_GLOBAL) {
-    json_object_set_new(obj, "type", json_string(wp_args_type_name(e->global_type)));
+    json_object_set_new(obj, "type", json_string(wp_valtype_name(e->global_type)));
     json_object_set_new(obj, "mutable", json_boolean(e->global_mutable));
   }
   return obj;

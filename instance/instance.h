@@ -63,7 +63,19 @@ typedef struct wp_val {
   } of;
 } wp_val;
 
-const char *wp_valtype_name(wp_valtype type); /* "i32", ... */
+/* "i32", ... Inline so code that uses these types without linking the
+ * runtime (the spec runner's parser) shares the one table. */
+static inline const char *wp_valtype_name(wp_valtype type) {
+  switch (type) {
+  case WP_I32: return "i32";
+  case WP_I64: return "i64";
+  case WP_F32: return "f32";
+  case WP_F64: return "f64";
+  case WP_FUNCREF: return "funcref";
+  case WP_EXTERNREF: return "externref";
+  }
+  return "unknown";
+}
 
 /* ---- Runtime ------------------------------------------------------------- */
 

@@ -33,18 +33,6 @@ int wp__error(wp_error *err, int code, const char *fmt, ...) {
   return code;
 }
 
-const char *wp_valtype_name(wp_valtype type) {
-  switch (type) {
-  case WP_I32: return "i32";
-  case WP_I64: return "i64";
-  case WP_F32: return "f32";
-  case WP_F64: return "f64";
-  case WP_FUNCREF: return "funcref";
-  case WP_EXTERNREF: return "externref";
-  }
-  return "?";
-}
-
 /* ---- Process-wide registries ---------------------------------------------- */
 
 typedef struct func_type_entry {

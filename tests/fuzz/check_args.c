@@ -97,7 +97,7 @@ static int check_round_trip(const wp_val *vals, const wp_valtype *sig, uint32_t 
     if (!json_kind_ok(&vals[i], json_array_get(encoded, i))) {
       json_decref(encoded);
       return fail(why, why_len, "value %u (%s) encoded as the wrong JSON kind", i,
-                  wp_args_type_name(vals[i].type));
+                  wp_valtype_name(vals[i].type));
     }
   }
   char *text = json_dumps(encoded, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -121,7 +121,7 @@ static int check_round_trip(const wp_val *vals, const wp_valtype *sig, uint32_t 
   for (uint32_t i = 0; i < count; i++) {
     if (!same_value(&vals[i], &again[i])) {
       result = fail(why, why_len, "value %u (%s) changed on the round trip through %s", i,
-                    wp_args_type_name(sig[i]), text);
+                    wp_valtype_name(sig[i]), text);
       goto out;
     }
   }

@@ -181,20 +181,8 @@ bool wp_spec_expected_matches(const wp_spec_expected *expected, const wp_val *go
   return false;
 }
 
-static const char *type_name(wp_valtype type) {
-  switch (type) {
-  case WP_I32: return "i32";
-  case WP_I64: return "i64";
-  case WP_F32: return "f32";
-  case WP_F64: return "f64";
-  case WP_FUNCREF: return "funcref";
-  case WP_EXTERNREF: return "externref";
-  }
-  return "?";
-}
-
 void wp_spec_val_format(const wp_val *val, char *buf, size_t len) {
-  const char *name = type_name(val->type);
+  const char *name = wp_valtype_name(val->type);
   switch (val->type) {
   case WP_I32:
     snprintf(buf, len, "%s:%" PRIu32 " (0x%08" PRIx32 ")", name, val->of.i32, val->of.i32);
@@ -228,7 +216,7 @@ void wp_spec_val_format(const wp_val *val, char *buf, size_t len) {
 }
 
 void wp_spec_expected_format(const wp_spec_expected *expected, char *buf, size_t len) {
-  const char *name = type_name(expected->val.type);
+  const char *name = wp_valtype_name(expected->val.type);
   switch (expected->pattern) {
   case WP_SPEC_NAN_CANONICAL: snprintf(buf, len, "%s:nan:canonical", name); return;
   case WP_SPEC_NAN_ARITHMETIC: snprintf(buf, len, "%s:nan:arithmetic", name); return;
