@@ -47,5 +47,4 @@ json_t *wp_val_to_json(const wp_val *val);
 /* results[0..count) as a new JSON array (NULL when out of memory). */
 json_t *wp_results_to_json(const wp_val *results, uint32_t count);
 
-
 #endif /* WP_DAEMON_ARGS_H */

@@ -35,8 +35,8 @@ extern "C" {
 
 /* Error detail for the caller (and the HTTP answer). */
 typedef struct wp_error {
-  int code;            /* WP_E* */
-  char message[512];   /* human-readable, says what and where */
+  int code;          /* WP_E* */
+  char message[512]; /* human-readable, says what and where */
 } wp_error;
 
 typedef enum wp_valtype {
@@ -81,14 +81,14 @@ static inline const char *wp_valtype_name(wp_valtype type) {
 
 typedef struct wp_runtime_config {
   wp_pool_config pool;
-  const char *cache_dir;           /* compiled artifacts; created if missing */
-  const char *wasm2c_path;         /* default "wasm2c" found on PATH */
-  const char *cc_path;             /* default "cc" found on PATH */
-  const char *opt_level;           /* "-O2" by default; the spec runner may use "-O1" */
+  const char *cache_dir;   /* compiled artifacts; created if missing */
+  const char *wasm2c_path; /* default "wasm2c" found on PATH */
+  const char *cc_path;     /* default "cc" found on PATH */
+  const char *opt_level;   /* "-O2" by default; the spec runner may use "-O1" */
   /* Limits on each compiler child process. */
-  uint64_t compile_cpu_seconds;    /* RLIMIT_CPU, default 120 */
-  uint64_t compile_memory_bytes;   /* RLIMIT_AS, default 4 GiB */
-  uint64_t compile_wall_ms;        /* killed after this, default 300000 */
+  uint64_t compile_cpu_seconds;  /* RLIMIT_CPU, default 120 */
+  uint64_t compile_memory_bytes; /* RLIMIT_AS, default 4 GiB */
+  uint64_t compile_wall_ms;      /* killed after this, default 300000 */
   /* Stack given to guest code on each thread that runs it. Default 8 MiB. */
   uint64_t guest_stack_bytes;
 } wp_runtime_config;
@@ -110,7 +110,7 @@ typedef struct wp_module_options {
   /* Let the module import from the spec suite's "spectest" module and from
    * modules registered with wp_linker_register(). Off for the daemon. */
   bool allow_spectest;
-  const struct wp_linker *linker;  /* NULL: WASI preview1 only */
+  const struct wp_linker *linker; /* NULL: WASI preview1 only */
 } wp_module_options;
 
 /* Validates, refuses unsupported features (SIMD) and unknown imports,
@@ -125,15 +125,20 @@ bool wp_module_cache_hit(const wp_module *mod);
 /* Hex sha256 of the Wasm bytes (the cache key's first part). */
 const char *wp_module_hash(const wp_module *mod);
 
-typedef enum wp_extern_kind { WP_EXTERN_FUNC, WP_EXTERN_TABLE, WP_EXTERN_MEMORY, WP_EXTERN_GLOBAL } wp_extern_kind;
+typedef enum wp_extern_kind {
+  WP_EXTERN_FUNC,
+  WP_EXTERN_TABLE,
+  WP_EXTERN_MEMORY,
+  WP_EXTERN_GLOBAL
+} wp_extern_kind;
 
 typedef struct wp_export_info {
-  const char *name;      /* NUL-terminated copy; name_length is the truth */
+  const char *name; /* NUL-terminated copy; name_length is the truth */
   size_t name_length;
   wp_extern_kind kind;
-  uint32_t param_count, result_count;  /* functions */
+  uint32_t param_count, result_count; /* functions */
   const wp_valtype *params, *results;
-  wp_valtype global_type;              /* globals */
+  wp_valtype global_type; /* globals */
   bool global_mutable;
 } wp_export_info;
 
@@ -144,9 +149,9 @@ const wp_export_info *wp_module_find_export(const wp_module *mod, const char *na
 typedef struct wp_module_limits {
   uint64_t initial_memory_bytes, maximum_memory_bytes; /* UINT64_MAX: none */
   uint32_t initial_table_elements, maximum_table_elements;
-  uint64_t image_bytes;   /* bytes of the CoW image (0: no data) */
-  bool is_command;        /* exports _start */
-  bool is_reactor;        /* exports _initialize */
+  uint64_t image_bytes; /* bytes of the CoW image (0: no data) */
+  bool is_command;      /* exports _start */
+  bool is_reactor;      /* exports _initialize */
 } wp_module_limits;
 
 void wp_module_get_limits(const wp_module *mod, wp_module_limits *out);
@@ -166,16 +171,19 @@ typedef struct wp_instance wp_instance;
 
 /* WASI preview1 environment of one instance (copied at instantiation). */
 typedef struct wp_wasi_config {
-  const char *const *argv;  size_t argc;
-  const char *const *envp;  size_t envc;   /* "KEY=value" */
-  const uint8_t *stdin_bytes; size_t stdin_length;
-  size_t stdout_limit, stderr_limit;       /* bytes kept; more is dropped and flagged */
+  const char *const *argv;
+  size_t argc;
+  const char *const *envp;
+  size_t envc; /* "KEY=value" */
+  const uint8_t *stdin_bytes;
+  size_t stdin_length;
+  size_t stdout_limit, stderr_limit; /* bytes kept; more is dropped and flagged */
 } wp_wasi_config;
 
 typedef struct wp_instance_options {
-  const wp_wasi_config *wasi;   /* NULL: empty args/env/stdin, 64 KiB outputs */
-  const wp_linker *linker;      /* imports from registered instances */
-  uint64_t deadline_ms;         /* for instantiation (start function); 0 = none */
+  const wp_wasi_config *wasi; /* NULL: empty args/env/stdin, 64 KiB outputs */
+  const wp_linker *linker;    /* imports from registered instances */
+  uint64_t deadline_ms;       /* for instantiation (start function); 0 = none */
 } wp_instance_options;
 
 /* Acquires slots, maps the image, runs the start function (and a reactor's
@@ -190,7 +198,7 @@ wp_module *wp_instance_module(const wp_instance *inst);
 bool wp_instance_poisoned(const wp_instance *inst);
 
 typedef struct wp_call_options {
-  uint64_t deadline_ms;  /* 0 = none */
+  uint64_t deadline_ms; /* 0 = none */
 } wp_call_options;
 
 /* Calls an exported function. args must match the signature exactly

@@ -21,8 +21,8 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &before);
   nanosleep(&pause, NULL);
   clock_gettime(CLOCK_MONOTONIC, &after);
-  long long slept_ns = (after.tv_sec - before.tv_sec) * 1000000000LL +
-                       (after.tv_nsec - before.tv_nsec);
+  long long slept_ns =
+      (after.tv_sec - before.tv_sec) * 1000000000LL + (after.tv_nsec - before.tv_nsec);
   printf("slept>=2ms=%d\n", slept_ns >= 2000000);
   printf("realtime=%lld\n", (long long)time(NULL));
 
