@@ -54,7 +54,8 @@
   XX(CONFLICT, 35, "conflict", 409, "resource already exists")                                     \
   XX(SHUTTING_DOWN, 36, "shutting_down", 503, "daemon is shutting down")                           \
   XX(FORBIDDEN, 37, "forbidden", 403, "peer not allowed")                                          \
-  XX(IO, 38, "io_error", 500, "input/output error")
+  XX(IO, 38, "io_error", 500, "input/output error")                                                \
+  XX(REQUEST_TIMEOUT, 39, "request_timeout", 408, "request not received in time")
 
 typedef enum {
   WP_OK = 0,

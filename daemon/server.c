@@ -406,19 +406,8 @@ static void on_timer(uv_timer_t *timer) {
     wp_log_info("conn_timeout", "kind=header");
     wp_buf out;
     wp_buf_init(&out);
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", wp_err_name(WP_EBAD_REQUEST),
-                             "message", "request not received within header_timeout");
-    wp_buf text;
-    wp_buf_init(&text);
-    wp_json_dump(&text, body);
-    json_decref(body);
-    wp_response resp = {.status = 408,
-                        .content_type = "application/json",
-                        .keep_alive = false,
-                        .body = text.data,
-                        .body_len = text.len};
-    wp_response_write(&out, &resp);
-    wp_buf_free(&text);
+    wp_response_write_error(&out, WP_EREQUEST_TIMEOUT, "request not received within header_timeout",
+                            false, 0, 0);
     conn_write(conn, &out);
     wp_buf_free(&out);
     conn_shutdown(conn);

@@ -136,6 +136,7 @@ class Lifecycle(unittest.TestCase):
         start = time.time()
         out = d.raw(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n", read_timeout=5)
         self.assertTrue(out.startswith(b"HTTP/1.1 408"), out)
+        self.assertIn(b'"code":"request_timeout"', out)
         self.assertLess(time.time() - start, 3)
         start = time.time()
         out = d.raw(b"", read_timeout=5)
