@@ -102,6 +102,14 @@ static bool parse_decimal(const char *s, size_t len, bool *negative, uint64_t *m
   return true;
 }
 
+/* The text of a JSON string argument. JSON strings may hold \u0000, and
+ * "nan\u0000junk" must not read as "nan": such strings are refused. */
+static bool string_text(const json_t *value, const char **text, size_t *length) {
+  *text = json_string_value(value);
+  *length = json_string_length(value);
+  return strlen(*text) == *length;
+}
+
 /* An integer argument of `bits` (32 or 64) from a JSON integer or string. */
 static int parse_int(const json_t *value, unsigned bits, uint64_t *out, const char **detail) {
   bool negative;
@@ -111,10 +119,9 @@ static int parse_int(const json_t *value, unsigned bits, uint64_t *out, const ch
     negative = v < 0;
     magnitude = negative ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   } else if (json_is_string(value)) {
-    const char *s = json_string_value(value);
-    size_t len = json_string_length(value);
-    /* JSON strings may hold \u0000; "nan\u0000junk" must not read as "nan". */
-    if (strlen(s) != len) {
+    const char *s;
+    size_t len;
+    if (!string_text(value, &s, &len)) {
       *detail = "not a number";
       return WP_EARG_TYPE;
     }
@@ -157,10 +164,9 @@ static int parse_float(const json_t *value, unsigned bits, uint64_t *out, const 
   if (json_is_number(value)) {
     d = json_number_value(value);
   } else if (json_is_string(value)) {
-    const char *s = json_string_value(value);
-    size_t len = json_string_length(value);
-    /* JSON strings may hold \u0000; "nan\u0000junk" must not read as "nan". */
-    if (strlen(s) != len) {
+    const char *s;
+    size_t len;
+    if (!string_text(value, &s, &len)) {
       *detail = "not a number";
       return WP_EARG_TYPE;
     }
