@@ -29,26 +29,14 @@ import tempfile
 import time
 import unittest
 
+# The integration harness owns the AF_UNIX http.client connection.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from wp_harness import UnixHTTPConnection  # noqa: E402
+
 SKIP = 77
 OPTS = None
 # Debian puts nginx in /usr/sbin, which an ordinary user's PATH may lack.
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.unix_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def substitute(text, replacements, what):
