@@ -46,6 +46,7 @@ typedef enum wp_valtype {
   WP_F64,
   WP_FUNCREF,
   WP_EXTERNREF,
+  WP_V128,
 } wp_valtype;
 
 /* A Wasm value. Floats are carried as bit patterns so NaN payloads survive. */
@@ -56,10 +57,11 @@ typedef struct wp_val {
     uint64_t i64;
     uint32_t f32_bits;
     uint64_t f64_bits;
-    void *ref; /* NULL is the null reference. A funcref result carries
-                  the function's code address (an identity, not callable
-                  through this API); a non-null funcref argument is passed
-                  as that address with no instance. */
+    uint8_t v128[16]; /* lane bytes in Wasm (little-endian) order */
+    void *ref;        /* NULL is the null reference. A funcref result carries
+                         the function's code address (an identity, not callable
+                         through this API); a non-null funcref argument is passed
+                         as that address with no instance. */
   } of;
 } wp_val;
 
@@ -73,6 +75,7 @@ static inline const char *wp_valtype_name(wp_valtype type) {
   case WP_F64: return "f64";
   case WP_FUNCREF: return "funcref";
   case WP_EXTERNREF: return "externref";
+  case WP_V128: return "v128";
   }
   return "unknown";
 }
@@ -106,11 +109,30 @@ wp_pool *wp_runtime_pool(wp_runtime *rt);
 
 typedef struct wp_module wp_module;
 
+/* Proposals beyond the 2.0 core (SIMD, bulk memory, reference types,
+ * multi-value, ... are always on). A module that uses a feature its options
+ * disable is invalid, as in an engine without it. */
+enum wp_feature {
+  WP_FEATURE_EXCEPTIONS = 1u << 0,     /* legacy exception handling (try/catch/delegate) */
+  WP_FEATURE_TAIL_CALL = 1u << 1,      /* return_call, return_call_indirect */
+  WP_FEATURE_MEMORY64 = 1u << 2,       /* 64-bit memories (explicit bounds checks) */
+  WP_FEATURE_MULTI_MEMORY = 1u << 3,   /* more than one memory */
+  WP_FEATURE_EXTENDED_CONST = 1u << 4, /* i32/i64 add, sub, mul in constant expressions */
+  WP_FEATURE_THREADS = 1u << 5,        /* atomics (on unshared memories) */
+};
+#define WP_FEATURES_ALL                                                                            \
+  (WP_FEATURE_EXCEPTIONS | WP_FEATURE_TAIL_CALL | WP_FEATURE_MEMORY64 | WP_FEATURE_MULTI_MEMORY |  \
+   WP_FEATURE_EXTENDED_CONST | WP_FEATURE_THREADS)
+
 typedef struct wp_module_options {
   /* Let the module import from the spec suite's "spectest" module and from
    * modules registered with wp_linker_register(). Off for the daemon. */
   bool allow_spectest;
   const struct wp_linker *linker; /* NULL: WASI preview1 only */
+  /* WP_FEATURE_* bits to turn off; 0 (the default) enables every feature
+   * the engine supports. The spec runner turns off what a test directory
+   * does not assume. */
+  uint32_t disabled_features;
 } wp_module_options;
 
 /* Validates, refuses unsupported features (SIMD) and unknown imports,
