@@ -171,6 +171,17 @@ int wp_table_acquire(wp_pool *pool, uint32_t initial_elements, uint32_t max_elem
 int wp_table_grow(wp_pool *pool, wp_table_slot *slot, uint32_t new_elements); /* WP_ELIMIT */
 void wp_table_release(wp_pool *pool, wp_table_slot *slot);
 
+/* ---- Address arithmetic (O(1), no lock, async-signal-safe) -------------- */
+
+/* The start of the instance area that contains addr, or NULL when addr is
+ * not inside the instance pool. The engine keeps its owner record at the
+ * start of each area, so anything it placed in an area (a memory or table
+ * descriptor) leads back to its instance without a registry. */
+void *wp_pool_instance_area_of(const wp_pool *pool, const void *addr);
+/* True when addr is inside the memory pool's reservation: a fault there is a
+ * guest's out-of-bounds access (every byte is a slot or a guard). */
+bool wp_pool_memory_contains(const wp_pool *pool, const void *addr);
+
 /* Runs every pending batched reset now (tests, shutdown). */
 void wp_pool_flush_decommits(wp_pool *pool);
 

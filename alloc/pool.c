@@ -155,6 +155,19 @@ void wp_pool_destroy(wp_pool *pool) {
   free(pool);
 }
 
+void *wp_pool_instance_area_of(const wp_pool *pool, const void *addr) {
+  const wp__plain_pool *pp = &pool->instances;
+  uintptr_t at = (uintptr_t)addr, lo = (uintptr_t)pp->reservation;
+  if (at < lo || at - lo >= (uint64_t)pp->count * pp->slot_bytes)
+    return NULL;
+  return pp->reservation + (at - lo) / pp->slot_bytes * pp->slot_bytes;
+}
+
+bool wp_pool_memory_contains(const wp_pool *pool, const void *addr) {
+  uintptr_t at = (uintptr_t)addr, lo = (uintptr_t)pool->memories.reservation;
+  return at >= lo && at - lo < pool->memories.reservation_bytes;
+}
+
 const wp_pool_config *wp_pool_get_config(const wp_pool *pool) {
   return &pool->cfg;
 }

@@ -212,6 +212,33 @@ static int parse_float(const json_t *value, unsigned bits, uint64_t *out, const 
   return 0;
 }
 
+/* A v128 is a string of 32 hex digits: its 16 bytes in memory order (lane
+ * byte 0 first), so any lane shape reads it the way the guest stores it. */
+static int parse_v128(const json_t *value, uint8_t out[16], const char **detail) {
+  const char *text = json_string_value(value);
+  if (!text || strlen(text) != 32) {
+    *detail = "a v128 is a string of 32 hex digits (byte 0 first)";
+    return WP_EARG_TYPE;
+  }
+  for (int i = 0; i < 16; i++) {
+    unsigned byte = 0;
+    for (int k = 0; k < 2; k++) {
+      char c = text[2 * i + k];
+      unsigned digit = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                       : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                       : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                              : 16u;
+      if (digit == 16) {
+        *detail = "a v128 is a string of 32 hex digits (byte 0 first)";
+        return WP_EARG_TYPE;
+      }
+      byte = byte * 16 + digit;
+    }
+    out[i] = (uint8_t)byte;
+  }
+  return 0;
+}
+
 int wp_args_from_json(const json_t *args, const wp_valtype *params, uint32_t param_count,
                       wp_val *out, char *why, size_t why_len) {
   if (!json_is_array(args)) {
@@ -249,6 +276,7 @@ int wp_args_from_json(const json_t *args, const wp_valtype *params, uint32_t par
       rc = parse_float(value, 64, &bits, &detail);
       out[i].of.f64_bits = bits;
       break;
+    case WP_V128: rc = parse_v128(value, out[i].of.v128, &detail); break;
     case WP_FUNCREF:
     case WP_EXTERNREF:
       if (!json_is_null(value)) {
@@ -280,6 +308,12 @@ static json_t *float_to_json(double d, bool is_nan, bool sign, bool canonical, u
 
 json_t *wp_val_to_json(const wp_val *val) {
   switch (val->type) {
+  case WP_V128: {
+    char text[33];
+    for (int i = 0; i < 16; i++)
+      snprintf(text + 2 * i, 3, "%02x", val->of.v128[i]);
+    return json_string(text);
+  }
   case WP_I32: return json_integer((int32_t)val->of.i32);
   case WP_I64: {
     int64_t v = (int64_t)val->of.i64;

@@ -126,7 +126,9 @@ static const key_desc keys[] = {
 
     {TABLE_RUNTIME, "cache_dir", KIND_STRING, AT(runtime.cache_dir), 0, 0, FLAG_ABSOLUTE, NULL},
     {TABLE_RUNTIME, "module_dir", KIND_STRING, AT(runtime.module_dir), 0, 0, FLAG_ABSOLUTE, NULL},
-    {TABLE_RUNTIME, "wasm2c", KIND_STRING, AT(runtime.wasm2c_path), 0, 0, 0, NULL},
+    {TABLE_RUNTIME, "toolroot", KIND_STRING, AT(runtime.toolroot), 0, 0,
+     FLAG_OPTIONAL | FLAG_ABSOLUTE, NULL},
+    {TABLE_RUNTIME, "tcc", KIND_STRING, AT(runtime.tcc_path), 0, 0, 0, NULL},
     {TABLE_RUNTIME, "cc", KIND_STRING, AT(runtime.cc_path), 0, 0, 0, NULL},
     {TABLE_RUNTIME, "opt_level", KIND_CHOICE, AT(runtime.opt_level), 0, 0, 0, opt_levels},
     {TABLE_RUNTIME, "compile_cpu_time", KIND_DURATION, AT(runtime.compile_cpu_ms), SECOND_MS,
@@ -806,7 +808,8 @@ void wp_config_default(wp_daemon_config *out) {
   rt->cache_dir = xstrdup(path);
   snprintf(path, sizeof(path), "%s/modules", state);
   rt->module_dir = xstrdup(path);
-  rt->wasm2c_path = xstrdup("wasm2c");
+  rt->toolroot = NULL; /* the tool root the build was configured with */
+  rt->tcc_path = xstrdup("tcc");
   rt->cc_path = xstrdup("cc");
   rt->opt_level = xstrdup("-O2");
   rt->compile_cpu_ms = 120 * SECOND_MS;
@@ -833,7 +836,8 @@ void wp_config_free(wp_daemon_config *cfg) {
   free(cfg->server.tcp_host);
   free(cfg->runtime.cache_dir);
   free(cfg->runtime.module_dir);
-  free(cfg->runtime.wasm2c_path);
+  free(cfg->runtime.toolroot);
+  free(cfg->runtime.tcc_path);
   free(cfg->runtime.cc_path);
   free(cfg->runtime.opt_level);
   memset(cfg, 0, sizeof(*cfg));
@@ -937,7 +941,8 @@ void wp_config_to_runtime(const wp_daemon_config *cfg, struct wp_runtime_config 
   if (element_bytes != 0)
     rt->pool.table_element_bytes = element_bytes;
   rt->cache_dir = cfg->runtime.cache_dir;
-  rt->wasm2c_path = cfg->runtime.wasm2c_path;
+  rt->toolroot = cfg->runtime.toolroot;
+  rt->tcc_path = cfg->runtime.tcc_path;
   rt->cc_path = cfg->runtime.cc_path;
   rt->opt_level = cfg->runtime.opt_level;
   rt->compile_cpu_seconds = cfg->runtime.compile_cpu_ms / SECOND_MS;

@@ -73,7 +73,8 @@ typedef struct wp_config_server {
 typedef struct wp_config_runtime {
   char *cache_dir;   /* compiled artifacts (absolute) */
   char *module_dir;  /* the persistent module registry (absolute) */
-  char *wasm2c_path; /* program name (searched on PATH) or path */
+  char *toolroot; /* Debian 13 tool root; "" = the one built in */
+  char *tcc_path; /* tier-0 compiler (searched on PATH) or path */
   char *cc_path;
   char *opt_level;               /* "-O0" "-O1" "-O2" "-O3" or "-Os" */
   uint64_t compile_cpu_ms;       /* RLIMIT_CPU of the compiler, whole seconds */

@@ -1,12 +1,13 @@
-/* cache.c — the compile driver and its on-disk artifact cache.
+/* cache.c — the compiler's identity and the on-disk artifact cache.
  *
- * An artifact is <cache_dir>/<key>.so where key = sha256(compiler identity ||
- * sha256(the bytes given to wasm2c)). The compiler identity hashes what can
- * change the output: the resolved paths, sizes and mtimes of wasm2c, cc and
- * wasm-rt.h, the flags, and the glue ABI text and version. A miss compiles in
- * a private temp directory under cache_dir and publishes with rename(), which
- * is atomic, so concurrent deployers of the same bytes never see a partial
- * .so (the loser of the race overwrites with identical bytes).
+ * An artifact is <cache_dir>/<key>.so where key = sha256(tier identity ||
+ * sha256(the bytes given to wasm2c) || features). A tier's identity hashes
+ * what can change its output: the tool root's package versions (wasm2c,
+ * wasm-rt.h, SIMDe), the resolved path, size and mtime of its compiler, its
+ * flags, and the glue ABI text and version. A miss builds in a private temp
+ * directory under cache_dir (build.c) and publishes with rename(), which is
+ * atomic, so concurrent deployers of the same bytes never see a partial .so
+ * (the loser of the race overwrites with identical bytes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,24 +19,9 @@
 
 #include "runtime_internal.h"
 
-/* Flags for the generated code. -fstack-clash-protection makes a frame larger
- * than the guard probe page by page, so it faults on the guard instead of
- * jumping over it; hidden visibility + -Bsymbolic keep every symbol of one
- * module inside its .so (only wp_glue_descriptor is exported).
- * -fsignaling-nans stops GCC folding x - 0.0, x * 1.0, -1.0 * x... to x or
- * -x, which would return a signalling NaN unquieted (the spec wants an
- * arithmetic NaN). */
-static const char *const k_cc_flags[] = {"-fPIC",
-                                         "-shared",
-                                         "-fvisibility=hidden",
-                                         "-fstack-clash-protection",
-                                         "-fsignaling-nans",
-                                         "-fno-strict-aliasing",
-                                         "-DNDEBUG",
-                                         "-w",
-                                         "-Wl,-Bsymbolic",
-                                         NULL};
-static const char *const k_wasm2c_flags[] = {"--enable-exceptions", NULL};
+#ifndef WP_DEFAULT_TOOLROOT
+#define WP_DEFAULT_TOOLROOT "/usr/lib/wasmpool/toolroot"
+#endif
 
 static char *dup_or_default(const char *value, const char *fallback) {
   return strdup(value && value[0] ? value : fallback);
@@ -74,60 +60,148 @@ static void hash_file_identity(wp__sha256 *ctx, const char *path) {
   wp__sha256_update(ctx, line, (size_t)n);
 }
 
-int wp__compiler_init(wp__compiler *cc, const wp_runtime_config *cfg, wp_error *err) {
-  memset(cc, 0, sizeof(*cc));
-  cc->cache_dir = dup_or_default(cfg->cache_dir, "/tmp/wasmpool-cache");
-  cc->wasm2c_path = dup_or_default(cfg->wasm2c_path, "wasm2c");
-  cc->cc_path = dup_or_default(cfg->cc_path, "cc");
-  cc->opt_level = dup_or_default(cfg->opt_level, "-O2");
-  cc->limits.cpu_seconds = cfg->compile_cpu_seconds;
-  cc->limits.memory_bytes = cfg->compile_memory_bytes;
-  cc->limits.wall_ms = cfg->compile_wall_ms;
-  if (!cc->cache_dir || !cc->wasm2c_path || !cc->cc_path || !cc->opt_level) {
-    wp__compiler_free(cc);
-    return wp__error(err, WP_ENOMEM, "out of memory");
-  }
-  if (mkdir(cc->cache_dir, 0700) != 0 && errno != EEXIST) {
-    int code = wp__error(err, WP_ECONFIG, "cache_dir: cannot create %s: %s", cc->cache_dir,
-                         strerror(errno));
-    wp__compiler_free(cc);
-    return code;
-  }
-  char wasm2c[4096], ccbin[4096];
-  if (!resolve_program(cc->wasm2c_path, wasm2c, sizeof(wasm2c))) {
-    int code = wp__error(err, WP_ECONFIG, "wasm2c_path: %s not found", cc->wasm2c_path);
-    wp__compiler_free(cc);
-    return code;
-  }
-  if (!resolve_program(cc->cc_path, ccbin, sizeof(ccbin))) {
-    int code = wp__error(err, WP_ECONFIG, "cc_path: %s not found", cc->cc_path);
-    wp__compiler_free(cc);
-    return code;
-  }
+/* The whole of a small text file, NUL-terminated; NULL when unreadable. */
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return NULL;
+  char *text = calloc(1, 8192);
+  size_t got = text ? fread(text, 1, 8191, f) : 0;
+  fclose(f);
+  if (text)
+    text[got] = '\0';
+  return text;
+}
+
+size_t wp__toolroot_argv(const wp__compiler *cc, const char *program, char *program_path,
+                         size_t program_path_len, const char **out) {
+  snprintf(program_path, program_path_len, "%s/usr/bin/%s", cc->toolroot, program);
+  out[0] = cc->loader;
+  out[1] = "--library-path";
+  out[2] = cc->libpath;
+  out[3] = program_path;
+  return 4;
+}
+
+/* Every proposal wasm2c 1.0.36 implements and we run; SIMD, bulk memory,
+ * reference types and multi-value are on by default in wabt. */
+static const struct {
+  uint32_t bit;
+  const char *flag;
+} k_features[] = {
+    {WP_FEATURE_EXCEPTIONS, "--enable-exceptions"},
+    {WP_FEATURE_TAIL_CALL, "--enable-tail-call"},
+    {WP_FEATURE_MEMORY64, "--enable-memory64"},
+    {WP_FEATURE_MULTI_MEMORY, "--enable-multi-memory"},
+    {WP_FEATURE_EXTENDED_CONST, "--enable-extended-const"},
+    {WP_FEATURE_THREADS, "--enable-threads"},
+};
+
+size_t wp__feature_flags(uint32_t disabled_features, const char **out, size_t capacity) {
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof(k_features) / sizeof(k_features[0]) && n + 1 < capacity; i++)
+    if (!(disabled_features & k_features[i].bit))
+      out[n++] = k_features[i].flag;
+  out[n] = NULL;
+  return n;
+}
+
+static int config_error(wp__compiler *cc, wp_error *err, const char *fmt, const char *arg) {
+  int code = wp__error(err, WP_ECONFIG, fmt, arg);
+  wp__compiler_free(cc);
+  return code;
+}
+
+static void tier_identity(const wp__compiler *cc, wp__tier_tool *tool, const char *tier_name) {
   wp__sha256 ctx;
   wp__sha256_init(&ctx);
-  hash_file_identity(&ctx, wasm2c);
-  hash_file_identity(&ctx, ccbin);
-  hash_file_identity(&ctx, "/usr/include/wasm-rt.h");
-  wp__sha256_update(&ctx, cc->opt_level, strlen(cc->opt_level));
-  for (size_t i = 0; k_cc_flags[i]; i++)
-    wp__sha256_update(&ctx, k_cc_flags[i], strlen(k_cc_flags[i]) + 1);
-  for (size_t i = 0; k_wasm2c_flags[i]; i++)
-    wp__sha256_update(&ctx, k_wasm2c_flags[i], strlen(k_wasm2c_flags[i]) + 1);
+  wp__sha256_update(&ctx, tier_name, strlen(tier_name) + 1);
+  wp__sha256_update(&ctx, cc->versions, strlen(cc->versions));
+  hash_file_identity(&ctx, tool->path);
+  if (strcmp(tier_name, "tier1") == 0)
+    wp__sha256_update(&ctx, cc->opt_level, strlen(cc->opt_level) + 1);
+  else
+    hash_file_identity(&ctx, cc->libtcc1);
   unsigned version = WP__GLUE_ABI_VERSION;
   wp__sha256_update(&ctx, &version, sizeof(version));
   wp__sha256_update(&ctx, wp__glue_abi_text, sizeof(wp__glue_abi_text));
   uint8_t digest[32];
   wp__sha256_final(&ctx, digest);
   for (int i = 0; i < 32; i++)
-    snprintf(cc->identity_hex + 2 * i, 3, "%02x", digest[i]);
+    snprintf(tool->identity_hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* A missing or unreadable tool root is a start-up error, not a crash at the
+ * first deploy: every file a build needs is checked here. */
+static int check_toolroot(wp__compiler *cc, wp_error *err) {
+  if (strlen(cc->toolroot) > 4000)
+    return wp__error(err, WP_ECONFIG, "toolroot: path too long");
+  snprintf(cc->libpath, sizeof(cc->libpath), "%.4000s/usr/lib/x86_64-linux-gnu", cc->toolroot);
+  snprintf(cc->loader, sizeof(cc->loader), "%.4000s/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+           cc->toolroot);
+  snprintf(cc->include, sizeof(cc->include), "%.4000s/usr/include", cc->toolroot);
+  char path[4300];
+  static const char *const needed[] = {"/usr/bin/wasm2c", "/usr/bin/wasm-validate",
+                                       "/usr/include/wasm-rt.h",
+                                       "/usr/include/simde/wasm/simd128.h", NULL};
+  if (access(cc->loader, X_OK) != 0)
+    return wp__error(err, WP_ECONFIG,
+                     "toolroot: %s has no loader %s (run scripts/bootstrap.sh): %s", cc->toolroot,
+                     cc->loader, strerror(errno));
+  for (size_t i = 0; needed[i]; i++) {
+    snprintf(path, sizeof(path), "%s%s", cc->toolroot, needed[i]);
+    if (access(path, R_OK) != 0)
+      return wp__error(err, WP_ECONFIG, "toolroot: cannot read %s (run scripts/bootstrap.sh): %s",
+                       path, strerror(errno));
+  }
+  snprintf(path, sizeof(path), "%s/../VERSIONS", cc->toolroot);
+  cc->versions = read_text(path);
+  if (!cc->versions || !strstr(cc->versions, "wabt "))
+    return wp__error(err, WP_ECONFIG, "toolroot: %s does not list the wabt package", path);
+  return 0;
+}
+
+int wp__compiler_init(wp__compiler *cc, const wp_runtime_config *cfg, wp_error *err) {
+  memset(cc, 0, sizeof(*cc));
+  cc->cache_dir = dup_or_default(cfg->cache_dir, "/tmp/wasmpool-cache");
+  cc->toolroot = dup_or_default(cfg->toolroot, WP_DEFAULT_TOOLROOT);
+  cc->opt_level = dup_or_default(cfg->opt_level, "-O2");
+  cc->jobs = cfg->compile_jobs ? cfg->compile_jobs : 2;
+  cc->limits.cpu_seconds = cfg->compile_cpu_seconds;
+  cc->limits.memory_bytes = cfg->compile_memory_bytes;
+  cc->limits.wall_ms = cfg->compile_wall_ms;
+  if (!cc->cache_dir || !cc->toolroot || !cc->opt_level) {
+    wp__compiler_free(cc);
+    return wp__error(err, WP_ENOMEM, "out of memory");
+  }
+  int rc = check_toolroot(cc, err);
+  if (rc != 0) {
+    wp__compiler_free(cc);
+    return rc;
+  }
+  struct stat st;
+  if (mkdir(cc->cache_dir, 0700) != 0 && errno != EEXIST)
+    return config_error(cc, err, "cache_dir: cannot create %s", cc->cache_dir);
+  if (stat(cc->cache_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return config_error(cc, err, "cache_dir: %s is not a directory", cc->cache_dir);
+  const char *tcc = cfg->tcc_path && cfg->tcc_path[0] ? cfg->tcc_path : "tcc";
+  const char *ccname = cfg->cc_path && cfg->cc_path[0] ? cfg->cc_path : "cc";
+  if (!resolve_program(tcc, cc->tiers[WP_TIER_BASELINE].path, sizeof(cc->tiers[0].path)))
+    return config_error(cc, err, "tcc: %s not found", tcc);
+  if (!resolve_program(ccname, cc->tiers[WP_TIER_OPTIMIZED].path, sizeof(cc->tiers[1].path)))
+    return config_error(cc, err, "cc: %s not found", ccname);
+  snprintf(cc->libtcc1, sizeof(cc->libtcc1), "/usr/lib/x86_64-linux-gnu/tcc/libtcc1.a");
+  if (access(cc->libtcc1, R_OK) != 0)
+    return config_error(cc, err, "tcc: its runtime %s is missing", cc->libtcc1);
+  tier_identity(cc, &cc->tiers[WP_TIER_BASELINE], "tier0");
+  tier_identity(cc, &cc->tiers[WP_TIER_OPTIMIZED], "tier1");
   return 0;
 }
 
 void wp__compiler_free(wp__compiler *cc) {
   free(cc->cache_dir);
-  free(cc->wasm2c_path);
-  free(cc->cc_path);
+  free(cc->toolroot);
+  free(cc->versions);
   free(cc->opt_level);
   memset(cc, 0, sizeof(*cc));
 }
@@ -138,112 +212,34 @@ static bool path_join(char *out, size_t out_len, const char *dir, const char *na
   return n >= 0 && (size_t)n < out_len;
 }
 
-static int write_file(const char *path, const uint8_t *bytes, size_t length) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return -1;
-  while (length > 0) {
-    ssize_t put = write(fd, bytes, length);
-    if (put < 0 && errno == EINTR)
-      continue;
-    if (put <= 0) {
-      close(fd);
-      return -1;
-    }
-    bytes += put;
-    length -= (size_t)put;
-  }
-  return close(fd);
-}
-
-static void remove_dir(const char *dir) {
-  static const char *const names[] = {"m.wasm", "m.c", "m.h", "glue.c", "out.so", NULL};
-  char path[4200];
-  for (size_t i = 0; names[i]; i++) {
-    if (path_join(path, sizeof(path), dir, names[i]))
-      unlink(path);
-  }
-  rmdir(dir);
-}
-
-static int compile_into(const wp__compiler *cc, const wp__module_info *info, const uint8_t *wasm,
-                        size_t length, const char *dir, wp_error *err) {
-  char wasm_path[4200], c_path[4200], glue_path[4200], so_path[4200];
-  if (!path_join(wasm_path, sizeof(wasm_path), dir, "m.wasm") ||
-      !path_join(c_path, sizeof(c_path), dir, "m.c") ||
-      !path_join(glue_path, sizeof(glue_path), dir, "glue.c") ||
-      !path_join(so_path, sizeof(so_path), dir, "out.so"))
-    return wp__error(err, WP_ECONFIG, "cache_dir: path too long");
-  if (write_file(wasm_path, wasm, length) != 0)
-    return wp__error(err, WP_EIO, "cannot write %s: %s", wasm_path, strerror(errno));
-
-  char *captured = malloc(8192);
-  if (!captured)
-    return wp__error(err, WP_ENOMEM, "out of memory");
-  const char *w2c_argv[16];
-  size_t n = 0;
-  w2c_argv[n++] = cc->wasm2c_path;
-  for (size_t i = 0; k_wasm2c_flags[i]; i++)
-    w2c_argv[n++] = k_wasm2c_flags[i];
-  w2c_argv[n++] = wasm_path;
-  w2c_argv[n++] = "-n";
-  w2c_argv[n++] = "m";
-  w2c_argv[n++] = "-o";
-  w2c_argv[n++] = c_path;
-  w2c_argv[n] = NULL;
-  int rc = wp__spawn(w2c_argv, &cc->limits, captured, 8192, err);
-  if (rc == WP_ECOMPILE && err && !strstr(err->message, "killed by signal")) {
-    /* wasm2c validates: its complaint means the module is invalid (a crash
-     * is not a verdict on the module). */
-    err->code = WP_EINVALID_MODULE;
-    rc = WP_EINVALID_MODULE;
-  }
-  if (rc != 0) {
-    free(captured);
-    return rc;
-  }
-  rc = wp__glue_write(info, "m.c", glue_path, err);
-  if (rc != 0) {
-    free(captured);
-    return rc;
-  }
-  const char *cc_argv[24];
-  n = 0;
-  cc_argv[n++] = cc->cc_path;
-  cc_argv[n++] = cc->opt_level;
-  for (size_t i = 0; k_cc_flags[i]; i++)
-    cc_argv[n++] = k_cc_flags[i];
-  cc_argv[n++] = "-o";
-  cc_argv[n++] = so_path;
-  cc_argv[n++] = glue_path;
-  cc_argv[n++] = "-lm";
-  cc_argv[n] = NULL;
-  rc = wp__spawn(cc_argv, &cc->limits, captured, 8192, err);
-  free(captured);
-  return rc;
-}
-
-int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length, wp_error *err) {
-  char dir[4096], wasm_path[4200];
+int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length,
+                 uint32_t disabled_features, wp_error *err) {
+  char dir[4096], wasm_path[4200], program[4300];
   if (!path_join(dir, sizeof(dir), cc->cache_dir, "tmp.XXXXXX") || mkdtemp(dir) == NULL)
     return WP_EIO;
   int rc = WP_EIO;
-  if (path_join(wasm_path, sizeof(wasm_path), dir, "m.wasm") &&
-      write_file(wasm_path, wasm, length) == 0) {
+  FILE *f = path_join(wasm_path, sizeof(wasm_path), dir, "m.wasm") ? fopen(wasm_path, "wb") : NULL;
+  bool written = f && fwrite(wasm, 1, length, f) == length;
+  if (f && fclose(f) != 0)
+    written = false;
+  if (written) {
     char captured[2048];
-    const char *argv[] = {"wasm-validate", k_wasm2c_flags[0], wasm_path, NULL};
+    const char *argv[16];
+    size_t n = wp__toolroot_argv(cc, "wasm-validate", program, sizeof(program), argv);
+    n += wp__feature_flags(disabled_features, argv + n, 10);
+    argv[n++] = wasm_path;
+    argv[n] = NULL;
     wp_error verr = {0};
     rc = wp__spawn(argv, &cc->limits, captured, sizeof(captured), &verr);
     if (rc == WP_ECOMPILE)
       rc = wp__error(err, WP_EINVALID_MODULE, "%s", verr.message);
   }
-  remove_dir(dir);
+  wp__build_clean(dir);
   return rc;
 }
 
-int wp__compile(const wp__compiler *cc, const wp__module_info *info, const uint8_t *wasm,
-                size_t length, const char *key_hex, char **so_path, bool *cache_hit,
-                wp_error *err) {
+int wp__compile(const wp__compiler *cc, const wp__build_request *req, const char *key_hex,
+                char **so_path, bool *cache_hit, wp_error *err) {
   size_t path_len = strlen(cc->cache_dir) + strlen(key_hex) + 8;
   char *path = malloc(path_len);
   if (!path)
@@ -260,13 +256,13 @@ int wp__compile(const wp__compiler *cc, const wp__module_info *info, const uint8
     return wp__error(err, WP_EIO, "cannot create a build directory in %s: %s", cc->cache_dir,
                      strerror(errno));
   }
-  int rc = compile_into(cc, info, wasm, length, dir, err);
+  int rc = wp__build(cc, req, dir, err);
   if (rc == 0) {
     char built[4300];
     if (!path_join(built, sizeof(built), dir, "out.so") || rename(built, path) != 0)
       rc = wp__error(err, WP_EIO, "cannot publish %s: %s", path, strerror(errno));
   }
-  remove_dir(dir);
+  wp__build_clean(dir);
   if (rc != 0) {
     free(path);
     return rc;

@@ -1,8 +1,11 @@
 /* instance.c — instances: acquire slots, instantiate, call exports, release.
  *
- * The generated instance struct lives at the start of a pooled instance
- * area; its memories and tables are pooled slots attached from inside the
- * generated instantiate (runtime.c), memory 0 taking the module's image.
+ * The request-to-slot path, as Wasmtime's InstanceAllocator: an instance
+ * area, then a memory slot per defined memory (memory 0 mapping the
+ * module's image) and a table slot per defined table are acquired here,
+ * before any guest code runs; the generated instantiate only binds its
+ * wasm_rt_memory_t / table descriptors to them (runtime.c finds the owner
+ * from a descriptor's address by arithmetic).
  * Every entry into guest code (instantiate + start, _initialize, calls) goes
  * through wp__guest_call, so traps, stack exhaustion and deadlines come back
  * as codes on every path.
@@ -32,8 +35,8 @@ static void instantiate_entry(void *arg) {
 typedef struct call_args {
   const wp_glue_export *exp;
   void *area;
-  const unsigned long long *args;
-  unsigned long long *results;
+  const wp_glue_cell *args;
+  wp_glue_cell *results;
 } call_args;
 
 static void call_entry(void *arg) {
@@ -70,37 +73,90 @@ static int run_guest(wp_instance *inst, uint64_t deadline_ms, void (*entry)(void
                    t->trap_detail, (int)what_length, what);
 }
 
-int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options *opts,
-                       wp_instance **out, wp_error *err) {
-  wp_instance *inst = calloc(1, sizeof(*inst));
+/* Acquires one slot per defined memory and table, in definition order (the
+ * order the generated instantiate binds them). A full pool or a memory
+ * larger than a slot is found here, before any guest code runs. */
+static int plan_slots(wp_instance *inst, wp_error *err) {
+  const wp_module *mod = inst->mod;
+  const wp__module_info *info = &mod->info;
+  for (uint32_t i = 0; i < info->memory_count; i++) {
+    const wp__limits *l = &info->memories[i];
+    uint64_t max = l->has_max ? l->max : (l->is64 ? UINT64_MAX / 65536 : 65536);
+    uint64_t max_bytes = max > UINT64_MAX / 65536 ? UINT64_MAX : max * 65536;
+    if (inst->max_memory_bytes && max_bytes > inst->max_memory_bytes)
+      max_bytes = inst->max_memory_bytes;
+    const wp_image *image = i == 0 && info->imported_memories == 0 ? mod->image : NULL;
+    int rc = l->min > UINT64_MAX / 65536 ? WP_ELIMIT
+                                         : wp__memory_plan(inst->rt, &inst->slots.memories[i],
+                                                           l->min * 65536, max_bytes, image);
+    if (rc != 0)
+      return wp__error(err, rc, "memory %u of %llu pages: %s", i + info->imported_memories,
+                       (unsigned long long)l->min, wp_strerror(rc));
+  }
+  for (uint32_t i = 0; i < info->table_count; i++) {
+    const wp__tabletype *t = &info->tables[i];
+    uint32_t max = t->limits.has_max ? (uint32_t)t->limits.max : UINT32_MAX;
+    int rc = t->limits.min > UINT32_MAX
+                 ? WP_ELIMIT
+                 : wp__table_plan(inst->rt, &inst->slots.tables[i], t->elem_type == WP__EXTERNREF,
+                                  (uint32_t)t->limits.min, max);
+    if (rc != 0)
+      return wp__error(err, rc, "table %u of %llu elements: %s", i + info->imported_tables,
+                       (unsigned long long)t->limits.min, wp_strerror(rc));
+  }
+  return 0;
+}
+
+static wp_instance *instance_new(wp_runtime *rt, wp_module *mod) {
+  const wp__module_info *info = &mod->info;
+  size_t bytes = sizeof(wp_instance) + info->memory_count * sizeof(wp__memory_binding) +
+                 info->table_count * sizeof(wp__table_binding);
+  wp_instance *inst = calloc(1, bytes);
   if (!inst)
-    return wp__error(err, WP_ENOMEM, "out of memory");
+    return NULL;
   inst->rt = rt;
   inst->mod = mod;
+  inst->slots.memories = (wp__memory_binding *)(inst + 1);
+  inst->slots.memory_count = info->memory_count;
+  inst->slots.tables = (wp__table_binding *)(inst->slots.memories + info->memory_count);
+  inst->slots.table_count = info->table_count;
   wp_module_retain(mod);
+  return inst;
+}
+
+int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options *opts,
+                       wp_instance **out, wp_error *err) {
+  wp_instance *inst = instance_new(rt, mod);
+  if (!inst)
+    return wp__error(err, WP_ENOMEM, "out of memory");
+  inst->max_memory_bytes = opts ? opts->max_memory_bytes : 0;
   int rc = wp_instance_slot_acquire(rt->pool, &inst->slot);
   if (rc != 0) {
     wp_instance_destroy(inst);
     return wp__error(err, rc, "no free instance slot");
   }
   inst->has_slot = true;
-  if (mod->glue->instance_size > inst->slot.area_bytes) {
+  if (WP__AREA_HEADER_BYTES + mod->glue->instance_size > inst->slot.area_bytes) {
     wp_instance_destroy(inst);
     return wp__error(err, WP_ELIMIT, "instance state of %lu bytes exceeds max_instance_bytes",
                      mod->glue->instance_size);
   }
-  inst->area = inst->slot.area;
+  ((wp__area_header *)inst->slot.area)->owner = &inst->slots;
+  inst->area = (uint8_t *)inst->slot.area + WP__AREA_HEADER_BYTES;
+  rc = plan_slots(inst, err);
+  if (rc != 0) {
+    wp_instance_destroy(inst);
+    return rc;
+  }
   /* [self pointer][wp_glue_import x import_count]: see glue.c. */
   inst->import_block =
       calloc(1, sizeof(void *) + (mod->info.import_count + 1) * sizeof(wp_glue_import));
-  if (inst->import_block) {
-    inst->import_block[0] = inst->import_block;
-    inst->imports = (wp_glue_import *)(inst->import_block + 1);
-  }
   if (!inst->import_block) {
     wp_instance_destroy(inst);
     return wp__error(err, WP_ENOMEM, "out of memory");
   }
+  inst->import_block[0] = inst->import_block;
+  inst->imports = (wp_glue_import *)(inst->import_block + 1);
   rc = wp__wasi_ctx_init(&inst->wasi, opts ? opts->wasi : NULL);
   if (rc != 0) {
     wp_instance_destroy(inst);
@@ -113,25 +169,15 @@ int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options
     wp_instance_destroy(inst);
     return rc;
   }
-
-  wp__thread *t = wp__thread_get(rt);
-  if (!t) {
-    wp_instance_destroy(inst);
-    return wp__error(err, WP_ENOMEM, "cannot set up the guest stack of this thread");
-  }
-  inst->core.image = mod->image;
-  inst->core.memories_attached = 0;
   /* WASI sees the exported memory from the start function on. */
   const wp_glue_export *mem_exp =
       mod->memory_export >= 0 ? &mod->glue->exports[mod->memory_export] : NULL;
   if (mem_exp && mod->info.imported_memories == 0)
     wp__wasi_ctx_set_memory(&inst->wasi, mem_exp->get(inst->area));
-  t->instantiating = &inst->core;
-  inst->instantiated = true; /* from here on, free releases what instantiate took */
+  inst->instantiated = true; /* from here on, free runs the generated free */
   static const char what[] = "instantiation";
   rc = run_guest(inst, opts ? opts->deadline_ms : 0, instantiate_entry, inst, what,
                  sizeof(what) - 1, err);
-  t->instantiating = NULL;
   if (rc != 0) {
     /* A trap in the start function or in segment initialisation. */
     wp_instance_destroy(inst);
@@ -141,10 +187,8 @@ int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options
     wp__wasi_ctx_set_memory(&inst->wasi, mem_exp->get(inst->area));
   if (mod->initialize_export >= 0) {
     const wp_glue_export *init = &mod->glue->exports[mod->initialize_export];
-    call_args c = {init, inst->area, NULL, NULL};
-    unsigned long long none[1];
-    c.args = none;
-    c.results = none;
+    wp_glue_cell none[1];
+    call_args c = {init, inst->area, none, none};
     rc = run_guest(inst, opts ? opts->deadline_ms : 0, call_entry, &c, "_initialize", 11, err);
     if (rc != 0) {
       wp_instance_destroy(inst);
@@ -160,8 +204,10 @@ void wp_instance_destroy(wp_instance *inst) {
     return;
   if (inst->instantiated)
     inst->mod->glue->free_instance(inst->area);
+  wp__owner_release(inst->rt, &inst->slots);
   if (inst->has_slot)
-    wp_instance_slot_release(inst->rt->pool, &inst->slot, inst->mod->glue->instance_size);
+    wp_instance_slot_release(inst->rt->pool, &inst->slot,
+                             WP__AREA_HEADER_BYTES + inst->mod->glue->instance_size);
   if (inst->wasi_ready)
     wp__wasi_ctx_free(&inst->wasi);
   free(inst->import_block);
@@ -194,25 +240,28 @@ static int find_export(wp_instance *inst, const char *name, size_t length, wp_ex
   return wp__error(err, WP_ENO_EXPORT, "no export named \"%.*s\"", (int)length, name);
 }
 
-static unsigned long long to_raw(const wp_val *v) {
+static void to_cell(const wp_val *v, wp_glue_cell *c) {
+  c->lo = c->hi = 0;
   switch (v->type) {
-  case WP_I32: return v->of.i32;
-  case WP_I64: return v->of.i64;
-  case WP_F32: return v->of.f32_bits;
-  case WP_F64: return v->of.f64_bits;
-  default: return (unsigned long long)(uintptr_t)v->of.ref;
+  case WP_I32: c->lo = v->of.i32; break;
+  case WP_I64: c->lo = v->of.i64; break;
+  case WP_F32: c->lo = v->of.f32_bits; break;
+  case WP_F64: c->lo = v->of.f64_bits; break;
+  case WP_V128: memcpy(c, v->of.v128, 16); break;
+  default: c->lo = (unsigned long long)(uintptr_t)v->of.ref; break;
   }
 }
 
-static void from_raw(wp_valtype type, unsigned long long raw, wp_val *v) {
+static void from_cell(wp_valtype type, const wp_glue_cell *c, wp_val *v) {
   memset(v, 0, sizeof(*v));
   v->type = type;
   switch (type) {
-  case WP_I32: v->of.i32 = (uint32_t)raw; break;
-  case WP_I64: v->of.i64 = raw; break;
-  case WP_F32: v->of.f32_bits = (uint32_t)raw; break;
-  case WP_F64: v->of.f64_bits = raw; break;
-  default: v->of.ref = (void *)(uintptr_t)raw; break;
+  case WP_I32: v->of.i32 = (uint32_t)c->lo; break;
+  case WP_I64: v->of.i64 = c->lo; break;
+  case WP_F32: v->of.f32_bits = (uint32_t)c->lo; break;
+  case WP_F64: v->of.f64_bits = c->lo; break;
+  case WP_V128: memcpy(v->of.v128, c, 16); break;
+  default: v->of.ref = (void *)(uintptr_t)c->lo; break;
   }
 }
 
@@ -238,16 +287,16 @@ int wp_instance_call(wp_instance *inst, const char *export_name, size_t name_len
   if (result_capacity < x->result_count)
     return wp__error(err, WP_EINVAL, "\"%.*s\" returns %u results, room for %zu", (int)name_length,
                      export_name, x->result_count, result_capacity);
-  unsigned long long raw_args[x->param_count + 1];
-  unsigned long long raw_results[x->result_count + 1];
+  wp_glue_cell cell_args[x->param_count + 1];
+  wp_glue_cell cell_results[x->result_count + 1];
   for (size_t i = 0; i < arg_count; i++)
-    raw_args[i] = to_raw(&args[i]);
-  call_args c = {&inst->mod->glue->exports[index], inst->area, raw_args, raw_results};
+    to_cell(&args[i], &cell_args[i]);
+  call_args c = {&inst->mod->glue->exports[index], inst->area, cell_args, cell_results};
   rc = run_guest(inst, opts ? opts->deadline_ms : 0, call_entry, &c, export_name, name_length, err);
   if (rc != 0)
     return rc;
   for (uint32_t i = 0; i < x->result_count; i++)
-    from_raw(x->results[i], raw_results[i], &results[i]);
+    from_cell(x->results[i], &cell_results[i], &results[i]);
   return 0;
 }
 
@@ -259,16 +308,17 @@ int wp_instance_get_global(wp_instance *inst, const char *export_name, size_t na
     return rc;
   const wp_export_info *x = &inst->mod->exports[index];
   void *p = inst->mod->glue->exports[index].get(inst->area);
-  unsigned long long raw = 0;
+  wp_glue_cell cell = {0, 0};
   switch (x->global_type) {
   case WP_I32:
-  case WP_F32: raw = *(const uint32_t *)p; break;
+  case WP_F32: cell.lo = *(const uint32_t *)p; break;
   case WP_I64:
-  case WP_F64: raw = *(const uint64_t *)p; break;
-  case WP_FUNCREF: raw = (uintptr_t)((const wasm_rt_funcref_t *)p)->func; break;
-  case WP_EXTERNREF: raw = (uintptr_t) * (void *const *)p; break;
+  case WP_F64: cell.lo = *(const uint64_t *)p; break;
+  case WP_V128: memcpy(&cell, p, 16); break;
+  case WP_FUNCREF: cell.lo = (uintptr_t)((const wasm_rt_funcref_t *)p)->func; break;
+  case WP_EXTERNREF: cell.lo = (uintptr_t) * (void *const *)p; break;
   }
-  from_raw(x->global_type, raw, out);
+  from_cell(x->global_type, &cell, out);
   return 0;
 }
 
@@ -302,6 +352,6 @@ uint8_t *wp_instance_memory(wp_instance *inst, uint64_t *size_bytes) {
     return NULL;
   }
   wasm_rt_memory_t *mem = inst->mod->glue->exports[inst->mod->memory_export].get(inst->area);
-  *size_bytes = mem->pages >= 65536 ? (uint64_t)1 << 32 : mem->size;
+  *size_bytes = mem->size;
   return mem->data;
 }

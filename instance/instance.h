@@ -84,14 +84,21 @@ static inline const char *wp_valtype_name(wp_valtype type) {
 
 typedef struct wp_runtime_config {
   wp_pool_config pool;
-  const char *cache_dir;   /* compiled artifacts; created if missing */
-  const char *wasm2c_path; /* default "wasm2c" found on PATH */
-  const char *cc_path;     /* default "cc" found on PATH */
-  const char *opt_level;   /* "-O2" by default; the spec runner may use "-O1" */
+  const char *cache_dir; /* compiled artifacts; created if missing */
+  /* The Debian 13 tool root (scripts/toolroot.sh): wasm2c 1.0.36 and its
+   * loader, wasm-rt.h, SIMDe. Default: the one this build was configured
+   * with (WP_DEFAULT_TOOLROOT). */
+  const char *toolroot;
+  const char *cc_path;   /* optimising compiler (tier 1), default "cc" on PATH */
+  const char *tcc_path;  /* fast compiler (tier 0), default "tcc" on PATH */
+  const char *opt_level; /* tier 1's "-O2" by default */
   /* Limits on each compiler child process. */
   uint64_t compile_cpu_seconds;  /* RLIMIT_CPU, default 120 */
   uint64_t compile_memory_bytes; /* RLIMIT_AS, default 4 GiB */
   uint64_t compile_wall_ms;      /* killed after this, default 300000 */
+  /* Tier 1 compiles this many of a module's split C files at once.
+   * Default 2. */
+  uint32_t compile_jobs;
   /* Stack given to guest code on each thread that runs it. Default 8 MiB. */
   uint64_t guest_stack_bytes;
 } wp_runtime_config;
@@ -124,6 +131,15 @@ enum wp_feature {
   (WP_FEATURE_EXCEPTIONS | WP_FEATURE_TAIL_CALL | WP_FEATURE_MEMORY64 | WP_FEATURE_MULTI_MEMORY |  \
    WP_FEATURE_EXTENDED_CONST | WP_FEATURE_THREADS)
 
+/* How a module's code is compiled. Tier 0 (tcc) answers within seconds
+ * even for megabytes of Wasm; tier 1 (cc -O2 on split outputs) runs guest
+ * code several times faster. Modules that use SIMD always build at tier 1
+ * (tcc cannot compile SIMDe). */
+typedef enum wp_tier {
+  WP_TIER_BASELINE = 0,
+  WP_TIER_OPTIMIZED = 1,
+} wp_tier;
+
 typedef struct wp_module_options {
   /* Let the module import from the spec suite's "spectest" module and from
    * modules registered with wp_linker_register(). Off for the daemon. */
@@ -133,6 +149,7 @@ typedef struct wp_module_options {
    * the engine supports. The spec runner turns off what a test directory
    * does not assume. */
   uint32_t disabled_features;
+  wp_tier tier; /* requested; wp_module_tier() says what was built */
 } wp_module_options;
 
 /* Validates, refuses unsupported features (SIMD) and unknown imports,
@@ -146,6 +163,11 @@ void wp_module_release(wp_module *mod);
 bool wp_module_cache_hit(const wp_module *mod);
 /* Hex sha256 of the Wasm bytes (the cache key's first part). */
 const char *wp_module_hash(const wp_module *mod);
+/* The tier the loaded code was built at. */
+wp_tier wp_module_tier(const wp_module *mod);
+/* The tool root's package versions ("wabt 1.0.36+dfsg..., libc6 ..."),
+ * one line each; part of every cache key. */
+const char *wp_runtime_engine_versions(const wp_runtime *rt);
 
 typedef enum wp_extern_kind {
   WP_EXTERN_FUNC,
@@ -206,6 +228,10 @@ typedef struct wp_instance_options {
   const wp_wasi_config *wasi; /* NULL: empty args/env/stdin, 64 KiB outputs */
   const wp_linker *linker;    /* imports from registered instances */
   uint64_t deadline_ms;       /* for instantiation (start function); 0 = none */
+  /* Cap on each memory of the instance, bytes: memory.grow past it returns
+   * -1, a larger initial size fails the instantiation. 0 = the module's
+   * own maximum (and the slot size). */
+  uint64_t max_memory_bytes;
 } wp_instance_options;
 
 /* Acquires slots, maps the image, runs the start function (and a reactor's

@@ -149,6 +149,14 @@ static bool resolve_in(wp_instance *inst, const wp__module_info *info, const wp_
       out->ptr = g->get(inst->area);
       return true;
     }
+    case WP__EXTERN_TAG: {
+      /* Tags match by identity: the exporter's tag object (glue.c). A tag's
+       * type must be the same function type. */
+      if (!g->get)
+        return false;
+      out->ptr = g->get(inst->area);
+      return true;
+    }
     default: return false;
     }
   }

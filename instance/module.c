@@ -1,8 +1,9 @@
 /* module.c — deploying a module: read, refuse what cannot run, build the
  * memory image, compile (or hit the cache), load the .so.
  *
- * Order matters: SIMD is refused before wasm2c runs (Debian's wasm2c aborts
- * on v128), unknown imports are refused before anything is compiled, and
+ * Order matters: what the engine cannot run is refused before wasm2c runs,
+ * naming the feature; unknown imports are refused before anything is
+ * compiled, and
  * when the active data segments fit an image they are stripped from the
  * bytes given to wasm2c, so the generated code never copies them: the
  * instance's memory maps the image copy-on-write instead (alloc/).
@@ -116,6 +117,7 @@ static wp_valtype public_type(uint8_t t) {
   case WP__F64: return WP_F64;
   case WP__FUNCREF: return WP_FUNCREF;
   case WP__EXTERNREF: return WP_EXTERNREF;
+  case WP__V128: return WP_V128;
   default: return WP_I32;
   }
 }
@@ -245,21 +247,20 @@ static int build_image(wp_module *mod, const uint8_t *wasm, wp_error *err) {
   return 0;
 }
 
+/* What wasm2c 1.0.36 translates but we do not run: shared memories (an
+ * instance is used by one thread at a time; atomics on unshared memories
+ * are fine). What it cannot translate at all (relaxed SIMD, GC, typed
+ * function references, try_table) the reader refuses naming the feature. */
 static bool uses_unsupported(const wp__module_info *info, char *why, size_t why_len) {
   for (uint32_t i = 0; i < info->import_count; i++) {
-    if (info->imports[i].kind == WP__EXTERN_TAG) {
-      snprintf(why, why_len, "imported exception tags are not supported");
-      return true;
-    }
-    if (info->imports[i].kind == WP__EXTERN_MEMORY &&
-        (info->imports[i].memory.is64 || info->imports[i].memory.shared)) {
-      snprintf(why, why_len, "64-bit or shared memories are not supported");
+    if (info->imports[i].kind == WP__EXTERN_MEMORY && info->imports[i].memory.shared) {
+      snprintf(why, why_len, "threads: shared memories are not supported");
       return true;
     }
   }
   for (uint32_t i = 0; i < info->memory_count; i++) {
-    if (info->memories[i].is64 || info->memories[i].shared) {
-      snprintf(why, why_len, "64-bit or shared memories are not supported");
+    if (info->memories[i].shared) {
+      snprintf(why, why_len, "threads: shared memories are not supported");
       return true;
     }
   }
@@ -285,10 +286,6 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
     return wp__error(err, rc, "%s section, offset %llu: %s", rerr.section,
                      (unsigned long long)rerr.offset, rerr.message);
   }
-  if (mod->info.uses_simd) {
-    wp_module_release(mod);
-    return wp__error(err, WP_EUNSUPPORTED, "SIMD is not supported (the module uses v128)");
-  }
   char why[160];
   if (uses_unsupported(&mod->info, why, sizeof(why))) {
     wp_module_release(mod);
@@ -300,7 +297,8 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
       wp__module_missing_imports(&mod->info, provides, &pctx, missing, sizeof(missing));
   if (missing_count) {
     wp_module_release(mod);
-    if (wp__validate(&rt->compiler, wasm, length, err) == WP_EINVALID_MODULE)
+    if (wp__validate(&rt->compiler, wasm, length, opts ? opts->disabled_features : 0, err) ==
+        WP_EINVALID_MODULE)
       return WP_EINVALID_MODULE;
     return wp__error(err, WP_EUNLINKABLE, "unknown import%s: %s", missing_count > 1 ? "s" : "",
                      missing);
@@ -321,14 +319,20 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
     }
     compile_bytes = stripped;
   }
+  wp__build_request req = {.info = &mod->info,
+                           .wasm = compile_bytes,
+                           .length = compile_length,
+                           .disabled_features = opts ? opts->disabled_features : 0,
+                           .tier = opts ? opts->tier : WP_TIER_BASELINE};
+  mod->tier = wp__build_tier(&req);
   char input_hex[65], key_hex[65];
   wp__sha256_hex(compile_bytes, compile_length, input_hex);
-  char key_text[140];
-  snprintf(key_text, sizeof(key_text), "%s:%s", rt->compiler.identity_hex, input_hex);
+  char key_text[200];
+  snprintf(key_text, sizeof(key_text), "%s:%s:%x", rt->compiler.tiers[mod->tier].identity_hex,
+           input_hex, (unsigned)req.disabled_features);
   wp__sha256_hex(key_text, strlen(key_text), key_hex);
   char *so_path = NULL;
-  rc = wp__compile(&rt->compiler, &mod->info, compile_bytes, compile_length, key_hex, &so_path,
-                   &mod->cache_hit, err);
+  rc = wp__compile(&rt->compiler, &req, key_hex, &so_path, &mod->cache_hit, err);
   free(stripped);
   if (rc != 0) {
     wp_module_release(mod);
@@ -351,8 +355,7 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
     return rc;
   }
   free(so_path);
-  mod->glue->bind(&wp__glue_host);
-  mod->glue->init_module();
+  mod->glue->bind(&wp__glue_host, rt);
   rc = build_exports(mod, err);
   if (rc != 0) {
     wp_module_release(mod);
@@ -386,6 +389,10 @@ bool wp_module_cache_hit(const wp_module *mod) {
 
 const char *wp_module_hash(const wp_module *mod) {
   return mod->hash;
+}
+
+wp_tier wp_module_tier(const wp_module *mod) {
+  return mod->tier;
 }
 
 size_t wp_module_export_count(const wp_module *mod) {

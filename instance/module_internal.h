@@ -23,6 +23,7 @@ struct wp_module {
   const wp_glue_module *glue;
   char hash[65];
   bool cache_hit;
+  wp_tier tier;
   bool allow_spectest;
   wp_image *image; /* NULL: no image (no data, or the code copies it) */
   wp_export_info *exports;
@@ -33,15 +34,21 @@ struct wp_module {
   int32_t initialize_export; /* _initialize, -1 if none */
 };
 
+/* An instance owns its slots (Wasmtime's InstanceAllocator): the instance
+ * area, then one memory slot per defined memory and one table slot per
+ * defined table, all acquired before any guest code runs. The area starts
+ * with a wp__area_header pointing at `slots`; the generated w2c_m struct
+ * follows it. */
 struct wp_instance {
   wp_runtime *rt;
   wp_module *mod;
   wp_instance_slot slot;
   bool has_slot;
-  void *area;              /* the generated Z_m_instance_t */
-  void **import_block;     /* [self][imports...], given to the generated code */
-  wp_glue_import *imports; /* inside import_block */
-  wp__instance_core core;
+  void *area;                /* the generated w2c_m, after the area header */
+  void **import_block;       /* [self][imports...], given to the generated code */
+  wp_glue_import *imports;   /* inside import_block */
+  wp__slot_owner slots;      /* arrays allocated with the instance */
+  uint64_t max_memory_bytes; /* cap on each memory (0: the module's maximum) */
   wp__wasi_ctx wasi;
   bool wasi_ready;
   bool instantiated;

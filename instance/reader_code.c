@@ -136,9 +136,13 @@ static int read_zero_byte(wp__reader *rd) {
 }
 
 static int skip_memarg(wp__reader *rd, const wp__expr_walk *walk) {
+  uint32_t align;
   uint64_t ignored;
-  int rc = skip_u32(rd); /* alignment exponent */
+  int rc = wp__read_u32(rd, &align); /* alignment exponent */
   if (rc)
+    return rc;
+  /* Multi-memory: bit 6 of the alignment says a memory index follows. */
+  if ((align & 0x40) && (rc = skip_u32(rd)) != 0)
     return rc;
   return wp__read_leb(rd, walk->memory64 ? 64 : 32, false, &ignored);
 }
@@ -171,6 +175,9 @@ static int walk_simd(wp__reader *rd, wp__expr_walk *walk, size_t at) {
   if (rc)
     return rc;
   walk->uses_simd = true;
+  if (op >= 0x100 && op <= 0x113)
+    return wp__reader_fail(rd, WP_EUNSUPPORTED, at,
+                           "relaxed-simd is not supported (wasm2c 1.0.36 cannot translate it)");
   if (op >= 32 * sizeof(simd_known) / sizeof(simd_known[0]) ||
       !(simd_known[op / 32] & (1u << (op % 32))))
     return wp__reader_fail(rd, WP_EMALFORMED, at, "illegal opcode 0xfd 0x%x", op);
@@ -354,6 +361,18 @@ int wp__walk_expr(wp__reader *rd, wp__expr_walk *walk) {
         return wp__reader_fail(rd, WP_EMALFORMED, at + 1, "malformed reference type 0x%02x", byte);
       note_const(walk, WP__CONST_REF_NULL, 0, byte);
       break;
+    case 0x1f: /* try_table */
+    case 0x0a: /* throw_ref */
+      return wp__reader_fail(rd, WP_EUNSUPPORTED, at,
+                             "exception handling with exnref (try_table) is not supported; "
+                             "legacy try/catch is");
+    case 0x14: /* call_ref */
+    case 0x15: /* return_call_ref */
+    case 0xd4: /* ref.as_non_null */
+    case 0xd5: /* br_on_null */
+    case 0xd6: /* br_on_non_null */
+      return wp__reader_fail(rd, WP_EUNSUPPORTED, at, "function-references is not supported");
+    case 0xfb: return wp__reader_fail(rd, WP_EUNSUPPORTED, at, "gc is not supported");
     case 0xfc: rc = walk_misc(rd, walk, at); break;
     case 0xfd: rc = walk_simd(rd, walk, at); break;
     case 0xfe: rc = walk_atomic(rd, walk, at); break;

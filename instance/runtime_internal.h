@@ -9,8 +9,8 @@
  *                never load a stale artifact.
  *   threads      per-thread execution state: guest stack, trap jump buffer,
  *                host-call marks, deadline timer (signals.c, deadline.c).
- *   slots        the registries that map a wasm_rt_memory_t / table to its
- *                pooled slot (runtime.c) so grow and free reach alloc/.
+ *   slots        the memory and table slots an instance owns, found from a
+ *                descriptor's address by arithmetic (runtime.c).
  *   compile      process spawning with limits (compile.c), the artifact cache
  *                (cache.c), sha256 (sha256.c), glue generation (glue.c).
  */
@@ -38,33 +38,40 @@
 /* Types are spelled without stdint so the text stands alone in the glue.
  * wp_glue_host: the runtime functions the generated code calls (the glue
  * defines every wasm_rt_* symbol as a forwarder through it, so a .so needs no
- * symbol from the executable). wp_glue_import: one per import, in import
- * order, after one self pointer (see glue.c for why); the generated code is
- * given a pointer to that block as the "instance" of every module it
- * imports from, and the glue's import forwarders index it. fn(env, args...) has the import's C
- * signature with a void * first; host is non-zero when fn is host code (deadline signals are
- * deferred while it runs). ptr is the global / memory / table of an import.
- * Values cross the trampolines as 64-bit raw slots (floats as bits, refs as
- * pointers). */
+ * symbol from the executable). Memory and table calls carry the runtime that
+ * loaded the module (ctx, given once to bind): the generated code's
+ * wasm_rt_* calls have no context argument, and this keeps the runtime out
+ * of process-wide state.
+ * wp_glue_import: one per import, in import order, after one self pointer
+ * (see glue.c for why); the generated code is given a pointer to that block
+ * as the "instance" of every module it imports from, and the glue's import
+ * forwarders index it. fn(env, args...) has the import's C signature with a
+ * void * first; host is non-zero when fn is host code (deadline signals are
+ * deferred while it runs). ptr is the global / memory / table / tag of an
+ * import.
+ * Values cross the trampolines in 16-byte cells (lo holds every scalar type,
+ * floats as bits and references as pointers; a v128 fills lo and hi). */
 WP__GLUE_ABI(
+    typedef struct wp_glue_cell { unsigned long long lo, hi; } __attribute__((aligned(16)))
+    wp_glue_cell;
     typedef struct wp_glue_host {
       unsigned abi_version;
       void (*trap)(int wasm_rt_trap_code);
-      unsigned (*register_func_type)(unsigned params, unsigned results, const int *types);
-      unsigned (*register_tag)(unsigned size);
-      void (*load_exception)(unsigned tag, unsigned size, const void *values);
+      void (*load_exception)(const void *tag, unsigned size, const void *values);
       void (*throw_exception)(void);
       void *(*get_unwind_target)(void);
       void (*set_unwind_target)(void *target);
-      unsigned (*exception_tag)(void);
+      const void *(*exception_tag)(void);
       unsigned (*exception_size)(void);
       void *(*exception)(void);
-      void (*allocate_memory)(void *memory, unsigned initial_pages, unsigned max_pages);
-      unsigned (*grow_memory)(void *memory, unsigned delta_pages);
-      void (*free_memory)(void *memory);
-      void (*allocate_table)(void *table, int externref, unsigned initial, unsigned max);
-      unsigned (*grow_table)(void *table, int externref, unsigned delta, const void *init);
-      void (*free_table)(void *table, int externref);
+      void (*allocate_memory)(void *ctx, void *memory, unsigned long long initial_pages,
+                              unsigned long long max_pages, int is64);
+      unsigned long long (*grow_memory)(void *ctx, void *memory, unsigned long long delta_pages);
+      void (*free_memory)(void *ctx, void *memory);
+      void (*allocate_table)(void *ctx, void *table, int externref, unsigned initial, unsigned max);
+      unsigned (*grow_table)(void *ctx, void *table, int externref, unsigned delta,
+                             const void *init);
+      void (*free_table)(void *ctx, void *table, int externref);
       void (*host_enter)(void);
       void (*host_leave)(void);
     } wp_glue_host;
@@ -80,15 +87,14 @@ WP__GLUE_ABI(
       int kind;
       unsigned param_count, result_count;
       const unsigned char *types;
-      void (*call)(void *instance, const unsigned long long *args, unsigned long long *results);
+      void (*call)(void *instance, const wp_glue_cell *args, wp_glue_cell *results);
       void (*func)(void);
       void *(*get)(void *instance);
     } wp_glue_export;
     typedef struct wp_glue_module {
       unsigned abi_version;
       unsigned long instance_size;
-      void (*bind)(const wp_glue_host *host);
-      void (*init_module)(void);
+      void (*bind)(const wp_glue_host *host, void *ctx);
       void (*instantiate)(void *instance, void *imports);
       void (*free_instance)(void *instance);
       unsigned export_count;
@@ -98,20 +104,7 @@ WP__GLUE_ABI(
 
 /* Bumped when the meaning (not the layout) of the ABI, or what glue.c
  * writes, changes: it is part of the cache key. */
-#define WP__GLUE_ABI_VERSION 2u
-
-/* wasm_rt_trap_t values (wasm-rt.h, wabt 1.0.32), mapped in runtime.c. */
-enum {
-  WP__RT_TRAP_NONE,
-  WP__RT_TRAP_OOB,
-  WP__RT_TRAP_INT_OVERFLOW,
-  WP__RT_TRAP_DIV_BY_ZERO,
-  WP__RT_TRAP_INVALID_CONVERSION,
-  WP__RT_TRAP_UNREACHABLE,
-  WP__RT_TRAP_CALL_INDIRECT,
-  WP__RT_TRAP_UNCAUGHT_EXCEPTION,
-  WP__RT_TRAP_EXHAUSTION,
-};
+#define WP__GLUE_ABI_VERSION 3u
 
 /* The one host table (runtime.c). */
 extern const wp_glue_host wp__glue_host;
@@ -147,42 +140,81 @@ typedef struct wp__spawn_limits {
 int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *stderr_buf,
               size_t stderr_cap, wp_error *err);
 
-/* ---- Compile driver and cache (cache.c) ---------------------------------- */
+/* ---- Compile driver and cache (cache.c, build.c) ------------------------ */
+
+/* One compiler tier: the program and what identifies its output. */
+typedef struct wp__tier_tool {
+  char path[4096];       /* resolved program */
+  char identity_hex[65]; /* sha256 of engine, program, flags and glue ABI */
+} wp__tier_tool;
 
 typedef struct wp__compiler {
   char *cache_dir;
-  char *wasm2c_path;
-  char *cc_path;
+  char *toolroot;     /* the Debian 13 tool root */
+  char loader[4200];  /* <root>/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 */
+  char libpath[4200]; /* <root>/usr/lib/x86_64-linux-gnu */
+  char include[4200]; /* <root>/usr/include: wasm-rt.h and simde/ */
+  char *versions;     /* the root's VERSIONS file: "package version" lines */
   char *opt_level;
+  char libtcc1[4096]; /* tcc's runtime archive (va_arg) */
+  wp__tier_tool tiers[2];
+  uint32_t jobs;
   wp__spawn_limits limits;
-  char identity_hex[65]; /* sha256 of tools' identities, flags and the glue ABI */
 } wp__compiler;
 
 int wp__compiler_init(wp__compiler *cc, const wp_runtime_config *cfg, wp_error *err);
 void wp__compiler_free(wp__compiler *cc);
 
-/* Produces the .so for `wasm` (already stripped of active data when the image
- * holds it): from the cache when key_hex names an artifact there, else by
- * running wasm2c and cc. *so_path is malloc'd. */
-int wp__compile(const wp__compiler *cc, const wp__module_info *info, const uint8_t *wasm,
-                size_t length, const char *key_hex, char **so_path, bool *cache_hit, wp_error *err);
+/* What one build produces from: the bytes given to wasm2c (already stripped
+ * of active data when the image holds it), the features it may use, and the
+ * tier. */
+typedef struct wp__build_request {
+  const wp__module_info *info;
+  const uint8_t *wasm;
+  size_t length;
+  uint32_t disabled_features;
+  wp_tier tier;
+} wp__build_request;
 
-/* Runs wabt's validator (same features as wasm2c): 0 when valid,
- * WP_EINVALID_MODULE with its message when not, another code when it could
- * not run. Used to report an invalid module as invalid even when it also
- * has unknown imports (the spec's order: validation before linking). */
-int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length, wp_error *err);
+/* The tier a request really builds at (SIMD forces tier 1). */
+wp_tier wp__build_tier(const wp__build_request *req);
+
+/* Produces the .so for a request: from the cache when key_hex names an
+ * artifact there, else by building it (build.c). *so_path is malloc'd. */
+int wp__compile(const wp__compiler *cc, const wp__build_request *req, const char *key_hex,
+                char **so_path, bool *cache_hit, wp_error *err);
+
+/* build.c: translates and compiles into dir/out.so. */
+int wp__build(const wp__compiler *cc, const wp__build_request *req, const char *dir, wp_error *err);
+/* Removes what wp__build wrote into dir, and dir. */
+void wp__build_clean(const char *dir);
+
+/* Runs the tool root's wasm-validate with the request's features: 0 when
+ * valid, WP_EINVALID_MODULE with its message when not, another code when it
+ * could not run. Used to report an invalid module as invalid even when it
+ * also has unknown imports (the spec's order: validation before linking). */
+int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length,
+                 uint32_t disabled_features, wp_error *err);
+
+/* argv of a tool-root program: [loader, --library-path, libpath, program].
+ * Fills out[0..3] and returns 4. */
+size_t wp__toolroot_argv(const wp__compiler *cc, const char *program, char *program_path,
+                         size_t program_path_len, const char **out);
+/* The wasm2c / wasm-validate feature flags for disabled_features (NULL
+ * terminated, static strings); returns how many. */
+size_t wp__feature_flags(uint32_t disabled_features, const char **out, size_t capacity);
 
 /* ---- Glue generation (glue.c) -------------------------------------------- */
 
-/* The C name wasm2c gives a name: "Z_" + each byte kept if [A-Za-z0-9_]
- * except 'Z', else "Z%02X". Returns a malloc'd string or NULL. */
-char *wp__mangle(const char *bytes, size_t length);
+/* The C name wasm2c 1.0.36 gives a Wasm name (module_name: the rules for
+ * import module names, which double underscores). Returns a malloc'd
+ * string or NULL. */
+char *wp__mangle(const char *bytes, size_t length, bool module_name);
 
-/* Writes the glue for a module compiled with `wasm2c -n m` whose output is
- * generated_c (the glue #includes it so one translation unit holds both). */
-int wp__glue_write(const wp__module_info *info, const char *generated_c, const char *glue_path,
-                   wp_error *err);
+/* Writes the glue (glue_path) and the imported-tag definitions (tags_path)
+ * for a module translated with `wasm2c -n m` whose header is generated_h. */
+int wp__glue_write(const wp__module_info *info, const char *generated_h, const char *glue_path,
+                   const char *tags_path, wp_error *err);
 
 /* ---- Errors -------------------------------------------------------------- */
 
@@ -218,16 +250,14 @@ typedef struct wp__thread {
   char trap_detail[128]; /* extra message of the last trap */
 
   /* Exception being thrown (wasm_rt_load_exception). */
-  uint32_t exc_tag, exc_size;
+  const void *exc_tag;
+  uint32_t exc_size;
   uint8_t exc_values[256];
 
   /* The call in progress (signals.c runs it on the guest stack). */
   void (*entry)(void *arg);
   void *entry_arg;
   int entry_result;
-
-  /* Instance being instantiated (allocate_memory takes its planned slots). */
-  struct wp__instance_core *instantiating;
 
   bool timer_created;
   void *timer; /* timer_t */
@@ -254,27 +284,51 @@ void wp__deadline_disarm(wp__thread *t);
 void wp__deadline_thread_exit(wp__thread *t);
 int wp__deadline_signal(void);
 
-/* ---- Slot registries (runtime.c) ----------------------------------------- */
+/* ---- Slots an instance owns (runtime.c, instance.c, spectest.c) -------- */
 
-/* Registers a guest memory range that faults as OOB while guest code runs. */
-void wp__guard_register(uint32_t slot_index, uintptr_t lo, uintptr_t hi);
-void wp__guard_unregister(uint32_t slot_index);
-bool wp__guard_contains(uintptr_t addr);
+/* A pooled memory or table and the wasm_rt_* descriptor the generated code
+ * holds for it (NULL until the generated instantiate binds it). */
+typedef struct wp__memory_binding {
+  void *memory; /* wasm_rt_memory_t * */
+  wp_memory_slot slot;
+  bool held;
+} wp__memory_binding;
 
-/* A pooled memory with its wasm_rt_memory_t (memory is the address the
- * generated code holds; for defined memories it is inside the instance). */
-typedef struct wp__memory_plan {
-  const wp_image *image;
-  uint64_t maximum_bytes;
-} wp__memory_plan;
+typedef struct wp__table_binding {
+  void *table; /* wasm_rt_funcref_table_t * or wasm_rt_externref_table_t * */
+  bool externref;
+  wp_table_slot slot;
+  bool held;
+} wp__table_binding;
 
-/* Acquires a memory slot for `memory` (a wasm_rt_memory_t *). */
-int wp__memory_attach(struct wp_runtime *rt, void *memory, uint32_t initial_pages,
-                      uint32_t max_pages, const wp_image *image);
-int wp__table_attach(struct wp_runtime *rt, void *table, bool externref, uint32_t initial,
-                     uint32_t max);
-void wp__memory_detach(void *memory);
-void wp__table_detach(void *table, bool externref);
+/* The slots of one instance, acquired before any guest code runs, in the
+ * order the generated code allocates them (definition order). */
+typedef struct wp__slot_owner {
+  wp__memory_binding *memories;
+  uint32_t memory_count, memories_bound;
+  wp__table_binding *tables;
+  uint32_t table_count, tables_bound;
+} wp__slot_owner;
+
+/* The first bytes of every instance area: its owner. The generated instance
+ * struct follows at WP__AREA_HEADER_BYTES, so any descriptor inside it leads
+ * back to its owner by address arithmetic (wp_pool_instance_area_of). */
+typedef struct wp__area_header {
+  wp__slot_owner *owner;
+} wp__area_header;
+#define WP__AREA_HEADER_BYTES 64u
+
+/* Acquires the slot of a memory binding: initial bytes accessible (the image,
+ * when given, mapped), growable up to max_bytes (UINT64_MAX: no maximum). */
+int wp__memory_plan(struct wp_runtime *rt, wp__memory_binding *b, uint64_t initial_bytes,
+                    uint64_t max_bytes, const wp_image *image);
+int wp__table_plan(struct wp_runtime *rt, wp__table_binding *b, bool externref, uint32_t initial,
+                   uint32_t max);
+/* Fills a wasm_rt_memory_t / table descriptor from its planned slot. */
+void wp__memory_bind(wp__memory_binding *b, void *memory, uint64_t max_pages, bool is64);
+void wp__table_bind(wp__table_binding *b, void *table, uint32_t max);
+/* Releases every slot the owner holds (their reset follows in alloc/). */
+void wp__owner_release(struct wp_runtime *rt, wp__slot_owner *owner);
 
 /* ---- Runtime ------------------------------------------------------------- */
 
@@ -285,15 +339,11 @@ struct wp_runtime {
   pthread_key_t thread_key;
   bool thread_key_created;
   /* The spec suite's "spectest" module, created on first import
-   * (spectest.c); guarded by spectest_lock. */
+   * (spectest.c); guarded by spectest_lock. Its memory and table are not in
+   * an instance area, so lookups by address fall back to this owner. */
   struct wp__spectest *spectest;
+  wp__slot_owner *spectest_owner;
   pthread_mutex_t spectest_lock;
 };
-
-/* The instance state the runtime needs while instantiating. */
-typedef struct wp__instance_core {
-  const wp_image *image; /* for the module's memory 0 */
-  int memories_attached;
-} wp__instance_core;
 
 #endif /* WP_INSTANCE_RUNTIME_INTERNAL_H */

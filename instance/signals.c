@@ -56,8 +56,11 @@
 #define ALTSTACK_BYTES    ((size_t)256 * 1024)
 
 static __thread wp__thread *tls_thread;
+/* Signal dispositions are process-wide, so these are too: the handlers we
+ * replaced, and the one runtime that installed ours. */
 static struct sigaction g_old_segv, g_old_bus, g_old_timer;
 static bool g_installed;
+static struct wp_runtime *g_owner;
 
 static size_t page_round(size_t bytes) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -134,7 +137,7 @@ static __attribute__((noinline)) void run_entry(wp__thread *t) {
   int code = sigsetjmp(jb, 0);
   if (code == 0) {
     t->trap_jb = &jb;
-    t->unwind_target = &jb;
+    t->unwind_target = NULL; /* an exception no try catches traps */
     t->in_host = 0;
     t->in_guest = 1;
     /* A deadline that passed before the guest started. */
@@ -273,7 +276,9 @@ static void on_fault(int sig, siginfo_t *info, void *uctx) {
       t->signal_unwound = 1;
       siglongjmp(*t->trap_jb, -WP_ETRAP_STACK);
     }
-    if (!t->in_host && wp__guard_contains(addr)) {
+    /* Every byte of the memory pool is a slot's inaccessible tail or a
+     * guard: a guest fault there is out of bounds (O(1), no lock). */
+    if (!t->in_host && wp_pool_memory_contains(t->rt->pool, (const void *)addr)) {
       t->signal_unwound = 1;
       siglongjmp(*t->trap_jb, -WP_ETRAP_OOB);
     }
@@ -298,7 +303,10 @@ static void on_timer(int sig, siginfo_t *info, void *uctx) {
 }
 
 int wp__signals_install(struct wp_runtime *rt, wp_error *err) {
-  (void)rt;
+  if (g_installed)
+    return wp__error(err, WP_ECONFIG,
+                     "a wp_runtime already exists in this process (its fault and deadline "
+                     "handlers are process-wide)");
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_sigaction = on_fault;
@@ -312,6 +320,7 @@ int wp__signals_install(struct wp_runtime *rt, wp_error *err) {
   if (sigaction(wp__deadline_signal(), &sa, &g_old_timer) != 0)
     return wp__error(err, WP_ESYS, "sigaction: %s", strerror(errno));
   g_installed = true;
+  g_owner = rt;
   return 0;
 }
 
@@ -321,10 +330,11 @@ void wp__signals_uninstall(struct wp_runtime *rt) {
     pthread_setspecific(rt->thread_key, NULL);
     wp__thread_free(t);
   }
-  if (!g_installed)
+  if (!g_installed || g_owner != rt)
     return;
   sigaction(SIGSEGV, &g_old_segv, NULL);
   sigaction(SIGBUS, &g_old_bus, NULL);
   sigaction(wp__deadline_signal(), &g_old_timer, NULL);
   g_installed = false;
+  g_owner = NULL;
 }

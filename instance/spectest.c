@@ -12,10 +12,14 @@
 
 #include "module_internal.h"
 
+/* Owns its slots like an instance (runtime.c finds it as the runtime's
+ * spectest_owner, since it has no instance area). */
 typedef struct wp__spectest {
   wasm_rt_memory_t memory;
   wasm_rt_funcref_table_t table;
-  bool memory_ready, table_ready;
+  wp__memory_binding memory_binding;
+  wp__table_binding table_binding;
+  wp__slot_owner owner;
 } wp__spectest;
 
 static const uint32_t k_global_i32 = 666;
@@ -91,18 +95,47 @@ void wp__spectest_release(wp_runtime *rt) {
   wp__spectest *s = rt->spectest;
   if (!s)
     return;
-  if (s->memory_ready)
-    wp__memory_detach(&s->memory);
-  if (s->table_ready)
-    wp__table_detach(&s->table, false);
+  rt->spectest_owner = NULL;
+  wp__owner_release(rt, &s->owner);
   free(s);
   rt->spectest = NULL;
 }
 
 static wp__spectest *spectest_of(wp_runtime *rt) {
-  if (!rt->spectest)
-    rt->spectest = calloc(1, sizeof(wp__spectest));
-  return rt->spectest;
+  if (rt->spectest)
+    return rt->spectest;
+  wp__spectest *s = calloc(1, sizeof(*s));
+  if (!s)
+    return NULL;
+  s->owner.memories = &s->memory_binding;
+  s->owner.memory_count = 1;
+  s->owner.tables = &s->table_binding;
+  s->owner.table_count = 1;
+  rt->spectest = s;
+  rt->spectest_owner = &s->owner;
+  return s;
+}
+
+/* The spectest memory (1..2 pages) and table (10..20 funcrefs), created on
+ * first import. Called with spectest_lock held. */
+static bool memory_ready(wp_runtime *rt, wp__spectest *s) {
+  if (s->owner.memories_bound)
+    return true;
+  if (wp__memory_plan(rt, &s->memory_binding, 65536, 2 * 65536, NULL) != 0)
+    return false;
+  wp__memory_bind(&s->memory_binding, &s->memory, 2, false);
+  s->owner.memories_bound = 1;
+  return true;
+}
+
+static bool table_ready(wp_runtime *rt, wp__spectest *s) {
+  if (s->owner.tables_bound)
+    return true;
+  if (wp__table_plan(rt, &s->table_binding, false, 10, 20) != 0)
+    return false;
+  wp__table_bind(&s->table_binding, &s->table, 20);
+  s->owner.tables_bound = 1;
+  return true;
 }
 
 bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp__import *imp,
@@ -157,9 +190,7 @@ bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp_
       return true;
     pthread_mutex_lock(&rt->spectest_lock);
     wp__spectest *s = spectest_of(rt);
-    if (s && !s->memory_ready)
-      s->memory_ready = wp__memory_attach(rt, &s->memory, 1, 2, NULL) == 0;
-    bool ok = s && s->memory_ready;
+    bool ok = s && memory_ready(rt, s);
     pthread_mutex_unlock(&rt->spectest_lock);
     memset(out, 0, sizeof(*out));
     out->ptr = ok ? &s->memory : NULL;
@@ -173,9 +204,7 @@ bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp_
       return true;
     pthread_mutex_lock(&rt->spectest_lock);
     wp__spectest *s = spectest_of(rt);
-    if (s && !s->table_ready)
-      s->table_ready = wp__table_attach(rt, &s->table, false, 10, 20) == 0;
-    bool ok = s && s->table_ready;
+    bool ok = s && table_ready(rt, s);
     pthread_mutex_unlock(&rt->spectest_lock);
     memset(out, 0, sizeof(*out));
     out->ptr = ok ? &s->table : NULL;

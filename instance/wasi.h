@@ -211,13 +211,11 @@ uint32_t wp__wasi_sock_shutdown(wp__wasi_ctx *ctx, uint32_t fd, uint32_t how);
 
 /* ---- Guest memory access, shared by the wasi*.c files ---------------------- */
 
-/* Bytes of guest memory the host may touch. wasm-rt's size is 32-bit, so a
- * full 4 GiB memory (65536 pages) is recognised by its page count. */
+/* Bytes of guest memory the host may touch (wasm-rt 1.0.36's size is
+ * 64-bit, so a full 4 GiB memory is its size too). */
 static inline uint64_t wp__wasi_memory_bytes(const wp__wasi_ctx *ctx) {
   if (!ctx->memory || !ctx->memory->data)
     return 0;
-  if (ctx->memory->pages >= 65536)
-    return (uint64_t)1 << 32;
   return ctx->memory->size;
 }
 

@@ -60,7 +60,8 @@ static void expect_equal(const wp_daemon_config *a, const wp_daemon_config *b) {
   const wp_config_runtime *r = &a->runtime, *u = &b->runtime;
   STR_EQ(r->cache_dir, u->cache_dir);
   STR_EQ(r->module_dir, u->module_dir);
-  STR_EQ(r->wasm2c_path, u->wasm2c_path);
+  STR_EQ(r->toolroot, u->toolroot);
+  STR_EQ(r->tcc_path, u->tcc_path);
   STR_EQ(r->cc_path, u->cc_path);
   STR_EQ(r->opt_level, u->opt_level);
   cr_expect_eq(r->compile_cpu_ms, u->compile_cpu_ms);
@@ -150,7 +151,7 @@ Test(config, documented_defaults) {
   cr_expect_eq(cfg.server.idle_timeout_ms, 60000);
   cr_expect_eq(cfg.server.instance_idle_timeout_ms, 300000);
   cr_expect_eq(cfg.server.shutdown_grace_ms, 10000);
-  cr_expect_str_eq(cfg.runtime.wasm2c_path, "wasm2c");
+  cr_expect_null(cfg.runtime.toolroot);
   cr_expect_str_eq(cfg.runtime.cc_path, "cc");
   cr_expect_str_eq(cfg.runtime.opt_level, "-O2");
   cr_expect_eq(cfg.runtime.compile_cpu_ms, 120000);
@@ -260,7 +261,7 @@ static const char every_key[] = "[pool]\n"
                                 "[runtime]\n"
                                 "cache_dir = \"/var/cache/wp\"\n"
                                 "module_dir = \"/var/lib/wp/modules\"\n"
-                                "wasm2c = \"/usr/local/bin/wasm2c\"\n"
+                                "toolroot = \"/opt/wp/toolroot\"\n"
                                 "cc = \"clang\"\n"
                                 "opt_level = \"-O3\"\n"
                                 "compile_cpu_time = \"30s\"\n"
@@ -314,7 +315,7 @@ Test(config, every_key_is_read) {
   cr_expect_eq(cfg.server.shutdown_grace_ms, 120000);
   cr_expect_str_eq(cfg.runtime.cache_dir, "/var/cache/wp");
   cr_expect_str_eq(cfg.runtime.module_dir, "/var/lib/wp/modules");
-  cr_expect_str_eq(cfg.runtime.wasm2c_path, "/usr/local/bin/wasm2c");
+  cr_expect_str_eq(cfg.runtime.toolroot, "/opt/wp/toolroot");
   cr_expect_str_eq(cfg.runtime.cc_path, "clang");
   cr_expect_str_eq(cfg.runtime.opt_level, "-O3");
   cr_expect_eq(cfg.runtime.compile_cpu_ms, 30000);
@@ -616,11 +617,11 @@ Test(config, dump_has_every_key) {
   for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
     cr_expect_not_null(strstr(text, expected[i]), "missing %s in:\n%s", expected[i], text);
   /* Every line is a comment, a table header, a "key = value" or empty:
-   * count the keys. 13 pool + 15 server + 13 runtime + 2 log. */
+   * count the keys. 13 pool + 15 server + 14 runtime + 2 log. */
   size_t keys = 0;
   for (const char *p = text; (p = strstr(p, " = ")) != NULL; p += 3)
     keys++;
-  cr_expect_eq(keys, 43, "%zu keys in:\n%s", keys, text);
+  cr_expect_eq(keys, 44, "%zu keys in:\n%s", keys, text);
   free(text);
   wp_config_free(&cfg);
 }
@@ -656,7 +657,7 @@ Test(config, fills_the_runtime_config) {
   cr_expect_eq(rt.pool.max_memory_bytes, 64 * MIB);
   cr_expect_eq(rt.pool.table_element_bytes, 16);
   cr_expect_eq(rt.cache_dir, cfg.runtime.cache_dir);
-  cr_expect_str_eq(rt.wasm2c_path, "/usr/local/bin/wasm2c");
+  cr_expect_str_eq(rt.toolroot, "/opt/wp/toolroot");
   cr_expect_str_eq(rt.cc_path, "clang");
   cr_expect_str_eq(rt.opt_level, "-O3");
   cr_expect_eq(rt.compile_cpu_seconds, 30);

@@ -51,6 +51,7 @@ static bool same_value(const wp_val *a, const wp_val *b) {
   case WP_I64: return a->of.i64 == b->of.i64;
   case WP_F32: return a->of.f32_bits == b->of.f32_bits;
   case WP_F64: return a->of.f64_bits == b->of.f64_bits;
+  case WP_V128: return memcmp(a->of.v128, b->of.v128, 16) == 0;
   case WP_FUNCREF:
   case WP_EXTERNREF: return a->of.ref == b->of.ref;
   }
@@ -76,6 +77,7 @@ static bool json_kind_ok(const wp_val *val, const json_t *json) {
     uint64_t exponent = (val->of.f64_bits >> 52) & 0x7ff;
     return exponent == 0x7ff ? json_is_string(json) : json_is_real(json);
   }
+  case WP_V128: return json_is_string(json);
   case WP_FUNCREF:
   case WP_EXTERNREF: return val->of.ref ? json_is_string(json) : json_is_null(json);
   }

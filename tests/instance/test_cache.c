@@ -65,16 +65,23 @@ Test(cache, second_load_hits) {
 }
 
 Test(cache, flags_are_part_of_the_key) {
+  const wp_module_options tier1 = {.tier = WP_TIER_OPTIMIZED};
   wp_runtime *rt = wpt_runtime();
-  wp_module *a = wpt_load(rt, k_mod);
+  wp_module *a = wpt_load_opts(rt, k_mod, &tier1);
   wp_module_release(a);
   wp_runtime_destroy(rt);
   wp_runtime_config cfg;
   wpt_config(&cfg);
   cfg.opt_level = "-O2";
   rt = wpt_runtime_with(&cfg);
+  a = wpt_load_opts(rt, k_mod, &tier1);
+  cr_assert_not(wp_module_cache_hit(a));
+  cr_assert_eq(wp_module_tier(a), WP_TIER_OPTIMIZED);
+  wp_module_release(a);
+  /* The tier is part of the key too: the same bytes at tier 0 build anew. */
   a = wpt_load(rt, k_mod);
   cr_assert_not(wp_module_cache_hit(a));
+  cr_assert_eq(wp_module_tier(a), WP_TIER_BASELINE);
   wp_module_release(a);
   wp_runtime_destroy(rt);
 }

@@ -1,5 +1,5 @@
 /* test_compile.c — the compile driver: refusals before any compiler runs
- * (SIMD, unknown imports), wasm2c validation errors, and the limits on the
+ * (unsupported features, unknown imports), wasm2c validation errors, and the limits on the
  * compiler child processes. */
 #include "data/runtime/helpers.h"
 #include "runtime_internal.h"
@@ -15,15 +15,44 @@ static int load_wat(wp_runtime *rt, const char *wat, const wp_module_options *op
   return rc;
 }
 
-Test(compile, simd_refused_before_wasm2c) {
+/* SIMD runs (through SIMDe); tcc cannot compile SIMDe, so a SIMD module
+ * asked for at tier 0 is built at tier 1 and says so. */
+Test(compile, simd_builds_at_tier_1_and_runs) {
   wp_runtime *rt = wpt_runtime();
-  wp_module *mod = NULL;
+  wp_module *mod = wpt_load(rt, "(module (func (export \"f\") (param i32) (result i32)\n"
+                                "  (i32x4.extract_lane 2 (i32x4.add (i32x4.splat (local.get 0))\n"
+                                "    (v128.const i32x4 1 2 3 4)))))");
+  cr_assert_eq(wp_module_tier(mod), WP_TIER_OPTIMIZED);
+  wp_instance *inst = wpt_instantiate(rt, mod);
+  wp_val arg = {.type = WP_I32, .of.i32 = 40}, res;
   wp_error err = {0};
-  int rc = load_wat(rt, "(module (func (export \"f\") (param v128) (result v128) local.get 0))",
-                    NULL, &mod, &err);
-  cr_assert_eq(rc, WP_EUNSUPPORTED, "%s", wp_err_name(rc));
-  cr_assert_not_null(strstr(err.message, "SIMD is not supported"), "%s", err.message);
-  cr_assert_null(mod);
+  cr_assert_eq(wp_instance_call(inst, "f", 1, &arg, 1, &res, 1, NULL, &err), 0, "%s", err.message);
+  cr_assert_eq(res.of.i32, 43);
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
+
+/* What wasm2c 1.0.36 cannot translate is refused naming the feature, before
+ * any tool runs. */
+Test(compile, unsupported_features_named) {
+  static const struct {
+    const char *wat, *feature;
+  } cases[] = {
+      {"(module (func (export \"f\") (param v128 v128 v128) (result v128)\n"
+       "  (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2))))",
+       "relaxed-simd"},
+      {"(module (memory 1 1 shared))", "shared memories"},
+  };
+  wp_runtime *rt = wpt_runtime();
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    wp_module *mod = NULL;
+    wp_error err = {0};
+    int rc = load_wat(rt, cases[i].wat, NULL, &mod, &err);
+    cr_expect_eq(rc, WP_EUNSUPPORTED, "case %zu: %s", i, wp_err_name(rc));
+    cr_expect_not_null(strstr(err.message, cases[i].feature), "case %zu: %s", i, err.message);
+    cr_expect_null(mod);
+  }
   wp_runtime_destroy(rt);
 }
 
@@ -98,14 +127,20 @@ Test(compile, failing_child_keeps_stderr) {
   cr_assert_not_null(strstr(err.message, "nonexistent"), "%s", err.message);
 }
 
+/* A missing tool root or compiler is a start-up error naming what is
+ * missing, never a crash at the first deploy. */
 Test(compile, missing_tool_is_a_config_error) {
   wp_runtime_config cfg;
   wpt_config(&cfg);
-  cfg.wasm2c_path = "/nonexistent/wasm2c";
+  cfg.toolroot = "/nonexistent/toolroot";
   wp_runtime *rt = NULL;
   wp_error err = {0};
   cr_assert_eq(wp_runtime_create(&cfg, &rt, &err), WP_ECONFIG);
-  cr_assert_not_null(strstr(err.message, "wasm2c_path"), "%s", err.message);
+  cr_assert_not_null(strstr(err.message, "toolroot: /nonexistent/toolroot"), "%s", err.message);
+  wpt_config(&cfg);
+  cfg.tcc_path = "/nonexistent/tcc";
+  cr_assert_eq(wp_runtime_create(&cfg, &rt, &err), WP_ECONFIG);
+  cr_assert_not_null(strstr(err.message, "tcc: /nonexistent/tcc not found"), "%s", err.message);
 }
 
 Test(compile, memory_limit) {

@@ -133,7 +133,13 @@ class Abuse(unittest.TestCase):
         d = self.start(server={"workers": 2},
                        runtime={"compile_cpu_time": "1s", "compile_timeout": "2s",
                                 "compile_memory": "256MiB"})
-        cases = {"huge": wat2wasm(huge_function(40000)), "nested": deep_nesting(20000)}
+        # A 40,000-instruction function used to exhaust cc's CPU limit; tier 0
+        # (tcc) now compiles it within the same limits, so it deploys.
+        resp = d.request("PUT", "/v1/modules/huge", body=wat2wasm(huge_function(40000)),
+                         timeout=60)
+        self.assertEqual(resp.status, 201, resp)
+        self.assertEqual(d.request("DELETE", "/v1/modules/huge").status, 200)
+        cases = {"nested": deep_nesting(20000)}
         with Calls(d, period=0.002) as calls:
             for name, wasm in cases.items():
                 start = time.monotonic()
@@ -147,7 +153,8 @@ class Abuse(unittest.TestCase):
                       (name, len(wasm) // 1024, took, resp.json()["error"]["message"][:120]),
                       file=sys.stderr)
         self.assertEqual(calls.bad, [])
-        self.assertGreater(len(calls.latencies), 100)
+        # The nesting limit now answers within milliseconds, so few calls overlap.
+        self.assertGreater(len(calls.latencies), 0)
         print("compile limit: %d calls meanwhile, p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
               (len(calls.latencies), 1000 * calls.quantile(0.5), 1000 * calls.quantile(0.99),
                1000 * max(calls.latencies)), file=sys.stderr)

@@ -214,7 +214,6 @@ int main(int argc, char **argv) {
   wp_runtime_config_default(&cfg);
   cfg.cache_dir = cache_dir;
   cfg.opt_level = opt_level;
-  cfg.wasm2c_path = WP_SPEC_WASM2C;
   /* Every instance lives until the end of its file: up to 402 in const.wast
    * (address space only: 8 GiB of reservation per memory slot). A few tables
    * per module for reference types. */

@@ -87,6 +87,25 @@ static inline wp_runtime *wpt_runtime(void) {
   return wpt_runtime_with(&cfg);
 }
 
+/* Runs a program of the Debian 13 tool root through its own loader (as
+ * instance/ does); returns its exit status. args ends with NULL. */
+static inline int wpt_toolroot_run(const char *program, const char *const *args) {
+  char loader[700], libpath[600], path[600];
+  snprintf(libpath, sizeof(libpath), "%s/usr/lib/x86_64-linux-gnu", WP_TEST_TOOLROOT);
+  snprintf(loader, sizeof(loader), "%s/ld-linux-x86-64.so.2", libpath);
+  snprintf(path, sizeof(path), "%s/usr/bin/%s", WP_TEST_TOOLROOT, program);
+  const char *argv[24] = {loader, "--library-path", libpath, path};
+  size_t n = 4;
+  for (size_t i = 0; args[i] && n < 23; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t pid;
+  cr_assert_eq(posix_spawn(&pid, loader, NULL, NULL, (char *const *)argv, environ), 0);
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  return status;
+}
+
 /* Compiles WAT text to Wasm bytes (malloc'd). */
 static inline uint8_t *wpt_wat(const char *wat, size_t *length) {
   static int counter;
@@ -98,11 +117,8 @@ static inline uint8_t *wpt_wat(const char *wat, size_t *length) {
   cr_assert_not_null(f);
   fputs(wat, f);
   fclose(f);
-  char *argv[] = {"wat2wasm", "--enable-exceptions", wat_path, "-o", wasm_path, NULL};
-  pid_t pid;
-  cr_assert_eq(posix_spawnp(&pid, "wat2wasm", NULL, NULL, argv, environ), 0);
-  int status;
-  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  const char *args[] = {"--enable-all", wat_path, "-o", wasm_path, NULL};
+  int status = wpt_toolroot_run("wat2wasm", args);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wat2wasm failed on %s", wat_path);
   f = fopen(wasm_path, "rb");
   cr_assert_not_null(f);
