@@ -32,13 +32,47 @@ add_library(wp::http_parser UNKNOWN IMPORTED GLOBAL)
 set_target_properties(wp::http_parser PROPERTIES IMPORTED_LOCATION ${WP_HTTP_PARSER_LIB}
                       INTERFACE_INCLUDE_DIRECTORIES ${WP_HTTP_PARSER_INCLUDE})
 
-# wasm2c and its runtime header come from wabt; compile-time tools for guests too.
+# The tool root: wabt 1.0.36 and SIMDe from Debian 13, unpacked by
+# scripts/toolroot.sh (called from scripts/bootstrap.sh). Its binaries need
+# trixie's glibc, so every tool runs through the root's own loader:
+#   ${WP_TOOL_LOADER} --library-path ${WP_TOOL_LIBPATH} ${WP_TOOLROOT}/usr/bin/<tool>
+# wp_tool_command(<var> <tool>) builds that command list; WP_WASM2C_CMD,
+# WP_WAT2WASM_CMD and WP_WAST2JSON_CMD are made here. wasm-rt.h and simde/
+# are under ${WP_TOOLROOT}/usr/include.
+set(WP_TOOLROOT "${CMAKE_SOURCE_DIR}/.toolroot/root" CACHE PATH
+    "Debian 13 tool root made by scripts/toolroot.sh (wabt 1.0.36, SIMDe)")
+set(WP_TOOL_LIBPATH "${WP_TOOLROOT}/usr/lib/x86_64-linux-gnu")
+set(WP_TOOL_LOADER "${WP_TOOL_LIBPATH}/ld-linux-x86-64.so.2")
+foreach(required ${WP_TOOLROOT}/usr/bin/wasm2c ${WP_TOOL_LOADER} ${WP_TOOLROOT}/usr/include/wasm-rt.h)
+  if(NOT EXISTS ${required})
+    message(FATAL_ERROR "wasmpool: ${required} is missing: the Debian 13 tool root "
+                        "(WP_TOOLROOT=${WP_TOOLROOT}) is not there. Run scripts/bootstrap.sh "
+                        "(it calls scripts/toolroot.sh), or point -DWP_TOOLROOT= at one.")
+  endif()
+endforeach()
+
+function(wp_tool_command var tool)
+  set(${var} ${WP_TOOL_LOADER} --library-path ${WP_TOOL_LIBPATH} ${WP_TOOLROOT}/usr/bin/${tool}
+      PARENT_SCOPE)
+endfunction()
+wp_tool_command(WP_WASM2C_CMD wasm2c)
+wp_tool_command(WP_WAT2WASM_CMD wat2wasm)
+wp_tool_command(WP_WAST2JSON_CMD wast2json)
+execute_process(COMMAND ${WP_WASM2C_CMD} --version OUTPUT_VARIABLE WP_TOOL_WASM2C_VERSION
+                RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "wasmpool: ${WP_TOOLROOT}/usr/bin/wasm2c does not run through "
+                      "${WP_TOOL_LOADER}; rerun scripts/toolroot.sh --force.")
+endif()
+message(STATUS "wasmpool: tool root ${WP_TOOLROOT} (wasm2c ${WP_TOOL_WASM2C_VERSION})")
+
+# Debian 12's wabt 1.0.32 (/usr/bin, /usr/include/wasm-rt.h): only the old
+# engine in instance/ and bench/ still use it, until the 1.0.36 port lands.
 find_program(WP_WASM2C wasm2c)
 find_program(WP_WAT2WASM wat2wasm)
-find_program(WP_WAST2JSON wast2json)
 find_path(WP_WASM_RT_INCLUDE wasm-rt.h)
-if(NOT WP_WASM2C OR NOT WP_WAT2WASM OR NOT WP_WAST2JSON OR NOT WP_WASM_RT_INCLUDE)
-  message(FATAL_ERROR "wasmpool: wasm2c / wat2wasm / wast2json / wasm-rt.h not found. "
+if(NOT WP_WASM2C OR NOT WP_WAT2WASM OR NOT WP_WASM_RT_INCLUDE)
+  message(FATAL_ERROR "wasmpool: wasm2c / wat2wasm / wasm-rt.h not found. "
                       "Install the Debian package 'wabt' (or run scripts/bootstrap.sh).")
 endif()
 

@@ -7,7 +7,10 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates curl python3
   clang lld libclang-rt-14-dev libclang-rt-14-dev-wasm32 wasi-libc  # guests, fuzzers, sanitizers
-  wabt                      # wasm2c, wat2wasm, wast2json, wasm-interp
+  wabt                      # Debian 12's 1.0.32: the old engine, until the 1.0.36 port lands
+  tcc                       # the fast compile tier at deploy
+  clang-19                  # measured against gcc for the generated C
+  debian-archive-keyring    # carries the trixie keys the tool root is verified with
   libuv1-dev libjemalloc-dev libcriterion-dev libjansson-dev
   libhttp-parser-dev libtomlplusplus-dev
   clang-format
@@ -22,14 +25,17 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "bootstrap: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo_cmd=(sudo)
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-  sudo_cmd=(sudo)
-fi
-echo "bootstrap: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -q
-"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+# wabt 1.0.36 and SIMDe from Debian 13, unpacked into .toolroot/ (private
+# apt configuration; the system's sources and dpkg state stay as they are).
+"$(dirname "${BASH_SOURCE[0]}")/toolroot.sh"

@@ -1,10 +1,10 @@
 /* command.c — turns one element of wast2json's "commands" array into a
  * wp_spec_command, checking that every field its kind needs is present.
  *
- * wast2json (wabt 1.0.32) writes, per command:
- *   module                {line, filename, name?}
+ * wast2json (wabt 1.0.36) writes, per command:
+ *   module                {line, filename, name?, module_type?}
  *   register              {line, as, name?}
- *   action / assert_return / assert_trap / assert_exhaustion
+ *   action / assert_return / assert_trap / assert_exhaustion / assert_exception
  *                         {line, action: {type: invoke|get, module?, field, args?},
  *                          expected: [...], text?}
  *   assert_invalid / assert_malformed / assert_unlinkable / assert_uninstantiable
@@ -25,6 +25,7 @@ static const char *const kind_names[] = {
     [WP_SPEC_ASSERT_MALFORMED] = "assert_malformed",
     [WP_SPEC_ASSERT_UNLINKABLE] = "assert_unlinkable",
     [WP_SPEC_ASSERT_UNINSTANTIABLE] = "assert_uninstantiable",
+    [WP_SPEC_ASSERT_EXCEPTION] = "assert_exception",
     [WP_SPEC_UNKNOWN] = "unknown",
 };
 
@@ -46,7 +47,8 @@ const char *wp_spec_kind_name(wp_spec_kind kind) {
 
 bool wp_spec_kind_uses_instance(wp_spec_kind kind) {
   return kind == WP_SPEC_REGISTER || kind == WP_SPEC_ACTION || kind == WP_SPEC_ASSERT_RETURN ||
-         kind == WP_SPEC_ASSERT_TRAP || kind == WP_SPEC_ASSERT_EXHAUSTION;
+         kind == WP_SPEC_ASSERT_TRAP || kind == WP_SPEC_ASSERT_EXHAUSTION ||
+         kind == WP_SPEC_ASSERT_EXCEPTION;
 }
 
 bool wp_spec_kind_has_module_file(wp_spec_kind kind) {
@@ -167,7 +169,8 @@ int wp_spec_command_parse(json_t *obj, wp_spec_command *out, char *why, size_t w
   case WP_SPEC_ACTION:
   case WP_SPEC_ASSERT_RETURN:
   case WP_SPEC_ASSERT_TRAP:
-  case WP_SPEC_ASSERT_EXHAUSTION: return parse_action(obj, out, why, why_len);
+  case WP_SPEC_ASSERT_EXHAUSTION:
+  case WP_SPEC_ASSERT_EXCEPTION: return parse_action(obj, out, why, why_len);
   case WP_SPEC_ASSERT_INVALID:
   case WP_SPEC_ASSERT_MALFORMED:
   case WP_SPEC_ASSERT_UNLINKABLE:

@@ -15,9 +15,18 @@
  * is slower still on the large generated files, br_table.wast's for one).
  *
  * Isolation: each file runs in a forked child that creates its own runtime,
- * so a crash of the runtime on one file (a host bug the suite is meant to
- * find) is counted as a failure of that file and the other files still run.
- * The child sends its counters back over a pipe (wp_spec_report_write).
+ * so a crash of the runtime (a host bug the suite is meant to find) cannot
+ * take the runner down. The child writes the command it is running into a
+ * shared page before each command; when it dies, that command is reported
+ * as a failure with its line, and the file runs again in a new child that
+ * rebuilds the state by running the earlier commands again quietly, does
+ * not run the crashed one, and goes on after it (at most MAX_CRASHES per
+ * file). The child sends its counters back over a pipe
+ * (wp_spec_report_write).
+ *
+ * Tools: wast2json and wat2wasm are wabt 1.0.36 from the Debian 13 tool root
+ * (WP_TOOLROOT, --toolroot), run through the root's loader. Features: per
+ * file from its directory (profile.c), or --profile NAME for every file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,17 +34,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "spec.h"
 
-#ifndef WP_SPEC_WAST2JSON
-#define WP_SPEC_WAST2JSON "/usr/bin/wast2json"
-#endif
-#ifndef WP_SPEC_WAT2WASM
-#define WP_SPEC_WAT2WASM "/usr/bin/wat2wasm"
+#ifndef WP_TOOLROOT
+#define WP_TOOLROOT ".toolroot/root"
 #endif
 #ifndef WP_SPEC_WASM2C
 #define WP_SPEC_WASM2C "/usr/bin/wasm2c"
@@ -51,13 +58,17 @@ static void usage(FILE *out) {
           "      --cache-dir DIR    compiled-module cache (default %s)\n"
           "      --opt LEVEL        C optimisation flag for generated code (default -O1)\n"
           "      --deadline-ms N    limit per call and instantiation (default 20000; 0 none)\n"
-          "      --wast2json PATH   (default %s)\n"
-          "      --wat2wasm PATH    (default %s)\n"
+          "      --toolroot DIR     Debian 13 tool root with wast2json, wat2wasm (default %s)\n"
+          "      --profile NAME     features for every file: core, a proposal directory\n"
+          "                         name or all (default: from each file's directory)\n"
+          "      --strict           a module the engine refuses as unsupported fails\n"
+          "                         instead of being skipped\n"
           "      --keep-temp        keep wast2json's output directories\n"
           "      --trace            print each command before running it (finds crashes)\n"
           "      --no-fork          run files in this process (for a debugger); by default\n"
-          "                         each file runs in a child, so a crash fails one file\n",
-          WP_SPEC_CACHE_DIR, WP_SPEC_WAST2JSON, WP_SPEC_WAT2WASM);
+          "                         each file runs in a child, so a crash fails one command\n"
+          "      --crash-at-line N  abort() at the command on line N (tests the recovery)\n",
+          WP_SPEC_CACHE_DIR, WP_TOOLROOT);
 }
 
 static const char *base_name(const char *path) {
@@ -88,12 +99,15 @@ static int run_here(const wp_spec_run_options *base, const wp_runtime_config *cf
   return rc;
 }
 
-/* Runs one file in a child process; its results come back over a pipe. A
- * child that dies counts as one more failure of the file. */
-static int run_forked(const wp_spec_run_options *base, const wp_runtime_config *cfg,
-                      const char *path, wp_spec_report *report, wp_spec_file_stats *stats) {
+/* Runs one file in a child process; its results come back over a pipe.
+ * Returns 0 with *died set to the signal (0 if none) that killed the child;
+ * a child that exits without a full report counts as one failure. */
+static int run_child(const wp_spec_run_options *opts, const wp_runtime_config *cfg,
+                     const char *path, wp_spec_report *report, wp_spec_file_stats *stats,
+                     int *died) {
   int fds[2];
   memset(stats, 0, sizeof *stats);
+  *died = 0;
   if (pipe(fds) != 0)
     return WP_ESYS;
   fflush(stdout); /* or the child would print the parent's buffered lines again */
@@ -110,7 +124,7 @@ static int run_forked(const wp_spec_run_options *base, const wp_runtime_config *
     if (wp_spec_report_create(&mine) != 0)
       _exit(3);
     wp_spec_file_stats child_stats = {0};
-    run_here(base, cfg, path, mine, &child_stats);
+    run_here(opts, cfg, path, mine, &child_stats);
     FILE *out = fdopen(fds[1], "w");
     if (out == NULL)
       _exit(3);
@@ -126,38 +140,91 @@ static int run_forked(const wp_spec_run_options *base, const wp_runtime_config *
   close(fds[1]);
   FILE *in = fdopen(fds[0], "r");
   int rc = WP_ESYS;
+  wp_spec_report *got = NULL;
   if (in != NULL) {
-    /* The stats line first, the report after it. */
-    if (fscanf(in, "stats %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "\n",
+    /* The stats line first, the report after it. Read into a scratch report:
+     * a child that dies half-way must not leave part of its counts. */
+    if (wp_spec_report_create(&got) == 0 &&
+        fscanf(in, "stats %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "\n",
                &stats->modules_loaded, &stats->cache_hits, &stats->text_checked,
                &stats->reinstantiated) == 4)
-      rc = wp_spec_report_read(report, in);
+      rc = wp_spec_report_read(got, in);
     fclose(in);
   } else {
     close(fds[0]);
   }
   int status;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR)
+    if (errno != EINTR) {
+      wp_spec_report_destroy(got);
       return WP_ESYS;
+    }
   }
   if (WIFSIGNALED(status)) {
-    printf("FAIL %s:0: the runner crashed with signal %d (%s); the lines above are all it "
-           "reported\n",
-           base_name(path), WTERMSIG(status), strsignal(WTERMSIG(status)));
-    wp_spec_report_fail(report);
+    *died = WTERMSIG(status);
   } else if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     printf("FAIL %s:0: the child running it exited with status %d without a full report\n",
            base_name(path), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     wp_spec_report_fail(report);
+  } else if (wp_spec_report_merge(report, got) != 0) {
+    rc = WP_ENOMEM;
   }
-  return 0;
+  wp_spec_report_destroy(got);
+  return rc == WP_ENOMEM ? rc : 0;
+}
+
+/* A file whose commands keep crashing is given up after this many. */
+#define MAX_CRASHES 32
+
+/* Runs one file in children until one finishes: each crash is one failed
+ * command, reported with its line, and the next child goes on after it. */
+static int run_forked(const wp_spec_run_options *base, const wp_runtime_config *cfg,
+                      const char *path, wp_spec_report *report, wp_spec_file_stats *stats) {
+  /* Shared with the children: the command each is running. */
+  wp_spec_progress *progress =
+      mmap(NULL, sizeof *progress, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (progress == MAP_FAILED)
+    return WP_ESYS;
+  size_t crashed[MAX_CRASHES];
+  wp_spec_run_options opts = *base;
+  opts.progress = progress;
+  opts.crashed = crashed;
+  opts.crashed_count = 0;
+  opts.quiet_before = 0;
+  int rc;
+  for (;;) {
+    progress->command = SIZE_MAX;
+    int died;
+    rc = run_child(&opts, cfg, path, report, stats, &died);
+    if (rc != 0 || died == 0)
+      break;
+    size_t at = progress->command;
+    if (at == SIZE_MAX) {
+      printf("FAIL %s:0: the runner crashed with signal %d (%s) before its first command\n",
+             base_name(path), died, strsignal(died));
+      wp_spec_report_fail(report);
+      break;
+    }
+    printf("FAIL %s:%d %s: the runner crashed with signal %d (%s) while running it\n",
+           base_name(path), progress->line, progress->label, died, strsignal(died));
+    if (opts.crashed_count == MAX_CRASHES) {
+      printf("FAIL %s:0: %d commands crashed the runner; the rest of the file is not run\n",
+             base_name(path), MAX_CRASHES);
+      wp_spec_report_fail(report);
+      break;
+    }
+    /* The next child counts this command as failed without running it. */
+    crashed[opts.crashed_count++] = at;
+    if (at + 1 > opts.quiet_before)
+      opts.quiet_before = at + 1;
+  }
+  munmap(progress, sizeof *progress);
+  return rc;
 }
 
 int main(int argc, char **argv) {
   wp_spec_run_options opts = {
-      .wast2json_path = WP_SPEC_WAST2JSON,
-      .wat2wasm_path = WP_SPEC_WAT2WASM,
+      .toolroot = WP_TOOLROOT,
       .call_deadline_ms = 20000,
       .out = stdout,
   };
@@ -168,8 +235,10 @@ int main(int argc, char **argv) {
     OPT_CACHE = 256,
     OPT_OPT,
     OPT_DEADLINE,
-    OPT_WAST2JSON,
-    OPT_WAT2WASM,
+    OPT_TOOLROOT,
+    OPT_PROFILE,
+    OPT_STRICT,
+    OPT_CRASH_AT_LINE,
     OPT_KEEP,
     OPT_NO_FORK,
     OPT_TRACE
@@ -180,8 +249,10 @@ int main(int argc, char **argv) {
       {"cache-dir", required_argument, NULL, OPT_CACHE},
       {"opt", required_argument, NULL, OPT_OPT},
       {"deadline-ms", required_argument, NULL, OPT_DEADLINE},
-      {"wast2json", required_argument, NULL, OPT_WAST2JSON},
-      {"wat2wasm", required_argument, NULL, OPT_WAT2WASM},
+      {"toolroot", required_argument, NULL, OPT_TOOLROOT},
+      {"profile", required_argument, NULL, OPT_PROFILE},
+      {"strict", no_argument, NULL, OPT_STRICT},
+      {"crash-at-line", required_argument, NULL, OPT_CRASH_AT_LINE},
       {"keep-temp", no_argument, NULL, OPT_KEEP},
       {"no-fork", no_argument, NULL, OPT_NO_FORK},
       {"trace", no_argument, NULL, OPT_TRACE},
@@ -195,8 +266,16 @@ int main(int argc, char **argv) {
     case OPT_CACHE: cache_dir = optarg; break;
     case OPT_OPT: opt_level = optarg; break;
     case OPT_DEADLINE: opts.call_deadline_ms = strtoull(optarg, NULL, 10); break;
-    case OPT_WAST2JSON: opts.wast2json_path = optarg; break;
-    case OPT_WAT2WASM: opts.wat2wasm_path = optarg; break;
+    case OPT_TOOLROOT: opts.toolroot = optarg; break;
+    case OPT_PROFILE:
+      opts.profile = wp_spec_profile_find(optarg);
+      if (opts.profile == NULL) {
+        fprintf(stderr, "wasmpool-spec: unknown profile '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case OPT_STRICT: opts.strict = true; break;
+    case OPT_CRASH_AT_LINE: opts.crash_at_line = atoi(optarg); break;
     case OPT_KEEP: opts.keep_temp = true; break;
     case OPT_NO_FORK: fork_per_file = false; break;
     case OPT_TRACE: opts.trace = true; break;

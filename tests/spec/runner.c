@@ -1,15 +1,18 @@
 /* runner.c — executes one .wast file through the public instance API.
  *
- * wast2json turns the file into a JSON command list plus one .wasm (or .wat)
- * per module in a private temp dir; each command then goes through the same
- * path the daemon uses: wp_module_load() (validate, refuse SIMD, compile or
- * hit the cache, build the image) and wp_instance_create() in pooled slots.
+ * wast2json (1.0.36, from the tool root, with the --enable-* flags of the
+ * file's profile) turns the file into a JSON command list plus one .wasm (or
+ * .wat) per module in a private temp dir; each command then goes through the
+ * same path the daemon uses: wp_module_load() (validate, refuse what the
+ * engine cannot do, compile or hit the cache, build the image) with the
+ * profile's disabled_features, and wp_instance_create() in pooled slots.
  *
  * Instances. Every "module" command makes a record that becomes the current
- * instance; "$name"d ones stay reachable by name. A record whose module was
- * refused for SIMD is SKIPPED and every command using it is skipped with that
- * reason; one that failed otherwise is BROKEN and every command using it
- * fails (a broken module is never hidden as a skip). Every instance lives
+ * instance; "$name"d ones stay reachable by name. A record whose module the
+ * engine refused as unsupported_module is SKIPPED and every command using it
+ * is skipped with that reason (a failure with --strict); one that failed
+ * otherwise is BROKEN and every command using it fails (a broken module is
+ * never hidden as a skip). Every instance lives
  * until the end of its file, as in the reference interpreter: another
  * instance may hold references to its functions (through a registered
  * module's table, or the spectest table every importer shares), so none can
@@ -20,6 +23,13 @@
  * assert_exhaustion (call.wast), so such an instance is re-instantiated from
  * the same module, which is counted in the per-file stats.
  *
+ * Crashes. A command that kills the process (a host bug the suite is meant
+ * to find) is reported by main.c with its line from opts->progress; the file
+ * then runs again in a new child with that command in opts->crashed: every
+ * command before it runs again (counted, not printed a second time) to
+ * rebuild the state, the crashed one counts as failed without running, and
+ * the file goes on after it.
+ *
  * Failures print one line each: FAIL file:line kind field: expected / got.
  */
 #include <inttypes.h>
@@ -29,11 +39,11 @@
 
 #include "spec.h"
 
-#define SIMD_REASON "SIMD is not supported"
 #define TEXT_ACCEPTED_REASON                                                                       \
-  "text-format assert_malformed that wabt 1.0.32's wat2wasm accepts (a text parser check; "        \
+  "text-format assert_malformed that wabt 1.0.36's wat2wasm accepts (a text parser check; "        \
   "wasmpool takes binaries only)"
 #define TEXT_CRASH_REASON "text-format assert_malformed on which wat2wasm crashed"
+#define CRASHED_REASON    "crashed the runner in an earlier run of this file"
 
 typedef enum record_state { RECORD_READY, RECORD_SKIPPED, RECORD_BROKEN } record_state;
 
@@ -41,7 +51,8 @@ typedef struct record {
   char *name; /* "$name" or NULL */
   int line;   /* of the module command */
   record_state state;
-  char why[600]; /* SKIPPED / BROKEN: what happened */
+  char why[600];    /* SKIPPED / BROKEN: what happened */
+  char reason[160]; /* SKIPPED: the grouped skip reason */
   wp_module *module;
   wp_instance *instance;
   bool registered;
@@ -49,7 +60,10 @@ typedef struct record {
 
 typedef struct file_run {
   const wp_spec_run_options *opts;
+  const wp_spec_profile *profile;
   const char *file; /* display name: the .wast's base name */
+  FILE *out;        /* opts->out, or /dev/null while commands run again quietly */
+  bool quiet;
   char dir[4096];
   wp_spec_report *report;
   wp_spec_file_stats *stats;
@@ -106,15 +120,16 @@ fail(file_run *fr, const wp_spec_command *cmd, const char *fmt, ...) {
     if (*c == '\n' || *c == '\r')
       *c = ' ';
   }
-  fprintf(fr->opts->out, "FAIL %s:%d %s: %s\n", fr->file, cmd->line, label, detail);
+  if (!fr->quiet)
+    fprintf(fr->out, "FAIL %s:%d %s: %s\n", fr->file, cmd->line, label, detail);
   wp_spec_report_fail(fr->report);
 }
 
 static int skip(file_run *fr, const wp_spec_command *cmd, const char *reason, const char *detail) {
-  if (fr->opts->verbose) {
+  if (fr->opts->verbose && !fr->quiet) {
     char label[320];
     command_label(cmd, label, sizeof label);
-    fprintf(fr->opts->out, "SKIP %s:%d %s: %s%s%s\n", fr->file, cmd->line, label, reason,
+    fprintf(fr->out, "SKIP %s:%d %s: %s%s%s\n", fr->file, cmd->line, label, reason,
             detail && detail[0] ? ": " : "", detail ? detail : "");
   }
   return wp_spec_report_skip(fr->report, reason);
@@ -124,8 +139,28 @@ static void pass(file_run *fr) {
   wp_spec_report_pass(fr->report);
 }
 
-static bool is_simd_refusal(int rc, const wp_error *err) {
-  return rc == WP_EUNSUPPORTED && strstr(err->message, "SIMD") != NULL;
+/* The engine refused a feature (SIMD on the 1.0.32 engine, ...). Skipped
+ * with the message's head as the grouped reason ("SIMD is not supported"),
+ * unless --strict asks for 0 skips. */
+static bool is_unsupported(int rc) {
+  return rc == WP_EUNSUPPORTED;
+}
+
+static void unsupported_reason(const wp_error *err, char *buf, size_t len) {
+  const char *message = err->message[0] ? err->message : wp_strerror(WP_EUNSUPPORTED);
+  const char *paren = strstr(message, " (");
+  int n = paren ? (int)(paren - message) : (int)strlen(message);
+  snprintf(buf, len, "unsupported_module: %.*s", n, message);
+}
+
+/* Counts a refused module: a skip, or with --strict a failure. */
+static void refused(file_run *fr, const wp_spec_command *cmd, const wp_error *err) {
+  char reason[160];
+  unsupported_reason(err, reason, sizeof reason);
+  if (fr->opts->strict)
+    fail(fr, cmd, "%s (--strict)", err->message);
+  else
+    skip(fr, cmd, reason, err->message);
 }
 
 static const char *err_text(const wp_error *err) {
@@ -196,7 +231,10 @@ static bool record_usable(file_run *fr, const wp_spec_command *cmd, record *rec)
   case RECORD_SKIPPED: {
     char detail[64];
     snprintf(detail, sizeof detail, "uses the module at line %d", rec->line);
-    skip(fr, cmd, SIMD_REASON, detail);
+    if (fr->opts->strict)
+      fail(fr, cmd, "the module at line %d was refused: %s", rec->line, rec->why);
+    else
+      skip(fr, cmd, rec->reason, detail);
     return false;
   }
   case RECORD_BROKEN:
@@ -233,7 +271,9 @@ static int load_module(file_run *fr, const char *filename, wp_module **out, wp_e
     snprintf(err->message, sizeof err->message, "cannot read %.400s", path);
     return rc;
   }
-  wp_module_options options = {.allow_spectest = true, .linker = fr->linker};
+  wp_module_options options = {.allow_spectest = true,
+                               .linker = fr->linker,
+                               .disabled_features = fr->profile->disabled_features};
   rc = wp_module_load(fr->opts->runtime, bytes, length, &options, out, err);
   free(bytes);
   if (rc == 0) {
@@ -266,9 +306,10 @@ static void run_module(file_run *fr, const wp_spec_command *cmd) {
   int rc = load_module(fr, cmd->filename, &rec->module, &err);
   if (rc != 0) {
     snprintf(rec->why, sizeof rec->why, "%s: %s", wp_err_name(rc), err_text(&err));
-    if (is_simd_refusal(rc, &err)) {
+    if (is_unsupported(rc)) {
       rec->state = RECORD_SKIPPED;
-      skip(fr, cmd, SIMD_REASON, err.message);
+      unsupported_reason(&err, rec->reason, sizeof rec->reason);
+      refused(fr, cmd, &err);
       return;
     }
     rec->state = RECORD_BROKEN;
@@ -391,11 +432,6 @@ static int perform(file_run *fr, const wp_spec_command *cmd, outcome *out) {
   }
   for (size_t i = 0; i < arg_count; i++) {
     int rc = wp_spec_value_parse(json_array_get(cmd->args, i), &args[i], why, sizeof why);
-    if (rc == WP_EUNSUPPORTED) {
-      free(args);
-      skip(fr, cmd, SIMD_REASON, why);
-      return -1;
-    }
     if (rc != 0) {
       free(args);
       fail(fr, cmd, "argument %zu: %s", i, why);
@@ -423,49 +459,67 @@ static void run_action(file_run *fr, const wp_spec_command *cmd) {
 }
 
 static void run_assert_return(file_run *fr, const wp_spec_command *cmd) {
-  /* Expectations first: a v128 expectation is a SIMD skip before any call. */
+  /* Expectations first: a malformed one fails before any call. */
   size_t expected_count = json_array_size(cmd->expected);
-  wp_spec_expected expected[MAX_RESULTS];
   char why[256];
   if (expected_count > MAX_RESULTS) {
     fail(fr, cmd, "%zu expected results: the runner handles at most %d", expected_count,
          MAX_RESULTS);
     return;
   }
+  wp_spec_result *expected = calloc(expected_count ? expected_count : 1, sizeof *expected);
+  if (expected == NULL) {
+    fail(fr, cmd, "out of memory");
+    return;
+  }
   for (size_t i = 0; i < expected_count; i++) {
-    int rc =
-        wp_spec_expected_parse(json_array_get(cmd->expected, i), &expected[i], why, sizeof why);
-    if (rc == WP_EUNSUPPORTED) {
-      skip(fr, cmd, SIMD_REASON, why);
-      return;
-    }
-    if (rc != 0) {
+    if (wp_spec_result_parse(json_array_get(cmd->expected, i), &expected[i], why, sizeof why) !=
+        0) {
       fail(fr, cmd, "expected result %zu: %s", i, why);
+      free(expected);
       return;
     }
   }
 
   outcome out;
-  if (perform(fr, cmd, &out) != 0)
+  if (perform(fr, cmd, &out) != 0) {
+    free(expected);
     return;
+  }
   char got[1024], want[1024];
   if (out.rc != 0) {
     format_outcome(&out, got, sizeof got);
     fail(fr, cmd, "expected results, got %s", got);
-    return;
-  }
-  if (out.result_count != expected_count) {
+  } else if (out.result_count != expected_count) {
     format_results(&out, got, sizeof got);
     fail(fr, cmd, "expected %zu results, got %zu: %s", expected_count, out.result_count, got);
-    return;
-  }
-  for (size_t i = 0; i < expected_count; i++) {
-    if (!wp_spec_expected_matches(&expected[i], &out.results[i])) {
-      wp_spec_expected_format(&expected[i], want, sizeof want);
-      wp_spec_val_format(&out.results[i], got, sizeof got);
-      fail(fr, cmd, "result %zu: expected %s, got %s", i, want, got);
-      return;
+  } else {
+    for (size_t i = 0; i < expected_count; i++) {
+      if (!wp_spec_result_matches(&expected[i], &out.results[i])) {
+        wp_spec_result_format(&expected[i], want, sizeof want);
+        /* A v128 printed in the expected value's lane shape. */
+        wp_spec_val_format_lanes(&out.results[i], expected[i].options[0].lane, got, sizeof got);
+        fail(fr, cmd, "result %zu: expected %s, got %s", i, want, got);
+        free(expected);
+        return;
+      }
     }
+    pass(fr);
+  }
+  free(expected);
+}
+
+/* assert_exception: the call must end in a Wasm exception that no handler
+ * caught (the API reports it as trap_uncaught_exception). */
+static void run_assert_exception(file_run *fr, const wp_spec_command *cmd) {
+  outcome out;
+  if (perform(fr, cmd, &out) != 0)
+    return;
+  if (out.rc != WP_ETRAP_EXCEPTION) {
+    char got[1024];
+    format_outcome(&out, got, sizeof got);
+    fail(fr, cmd, "expected an uncaught exception, got %s", got);
+    return;
   }
   pass(fr);
 }
@@ -506,10 +560,22 @@ static void run_assert_trap(file_run *fr, const wp_spec_command *cmd, int wanted
 static void run_text_module(file_run *fr, const wp_spec_command *cmd) {
   char path[8192];
   snprintf(path, sizeof path, "%s/%s", fr->dir, cmd->filename);
-  const char *argv[] = {fr->opts->wat2wasm_path, "--output=/dev/null", path, NULL};
+  wp_spec_tool wat2wasm;
+  const char *argv[16];
+  if (wp_spec_tool_init(&wat2wasm, fr->opts->toolroot, "wat2wasm") != 0) {
+    fail(fr, cmd, "tool root path too long");
+    return;
+  }
+  wp_spec_tool_argv(&wat2wasm, argv);
+  size_t n = 4;
+  for (size_t i = 0; fr->profile->flags[i] != NULL; i++)
+    argv[n++] = fr->profile->flags[i];
+  argv[n++] = "--output=/dev/null";
+  argv[n++] = path;
+  argv[n] = NULL;
   int status;
   if (wp_spec_spawn(argv, NULL, &status) != 0) {
-    fail(fr, cmd, "cannot run %s", fr->opts->wat2wasm_path);
+    fail(fr, cmd, "cannot run %s", wat2wasm.program);
     return;
   }
   if (status == 0) {
@@ -525,6 +591,11 @@ static void run_text_module(file_run *fr, const wp_spec_command *cmd) {
 }
 
 static void run_assert_invalid(file_run *fr, const wp_spec_command *cmd) {
+  if (cmd->kind == WP_SPEC_ASSERT_INVALID &&
+      wp_spec_profile_unenforceable(fr->profile, cmd->text)) {
+    skip(fr, cmd, fr->profile->unenforceable_reason, cmd->text);
+    return;
+  }
   if (cmd->text_module) {
     run_text_module(fr, cmd);
     return;
@@ -537,8 +608,8 @@ static void run_assert_invalid(file_run *fr, const wp_spec_command *cmd) {
     fail(fr, cmd, "module loaded; expected it to be refused (\"%s\")", cmd->text);
     return;
   }
-  if (is_simd_refusal(rc, &err)) {
-    skip(fr, cmd, SIMD_REASON, err.message);
+  if (is_unsupported(rc)) {
+    refused(fr, cmd, &err);
     return;
   }
   if (rc != WP_EMALFORMED && rc != WP_EINVALID_MODULE) {
@@ -564,8 +635,8 @@ static void run_assert_unlinkable(file_run *fr, const wp_spec_command *cmd) {
     pass(fr);
     return;
   }
-  if (is_simd_refusal(rc, &err)) {
-    skip(fr, cmd, SIMD_REASON, err.message);
+  if (is_unsupported(rc)) {
+    refused(fr, cmd, &err);
     return;
   }
   if (rc == 0)
@@ -580,8 +651,8 @@ static void run_assert_uninstantiable(file_run *fr, const wp_spec_command *cmd) 
   wp_error err;
   int rc = load_module(fr, cmd->filename, &mod, &err);
   if (rc != 0) {
-    if (is_simd_refusal(rc, &err)) {
-      skip(fr, cmd, SIMD_REASON, err.message);
+    if (is_unsupported(rc)) {
+      refused(fr, cmd, &err);
       return;
     }
     fail(fr, cmd,
@@ -621,6 +692,7 @@ static void run_command(file_run *fr, const wp_spec_command *cmd) {
   case WP_SPEC_ASSERT_MALFORMED: run_assert_invalid(fr, cmd); return;
   case WP_SPEC_ASSERT_UNLINKABLE: run_assert_unlinkable(fr, cmd); return;
   case WP_SPEC_ASSERT_UNINSTANTIABLE: run_assert_uninstantiable(fr, cmd); return;
+  case WP_SPEC_ASSERT_EXCEPTION: run_assert_exception(fr, cmd); return;
   case WP_SPEC_UNKNOWN: break;
   }
   fail(fr, cmd, "unknown command");
@@ -639,11 +711,24 @@ static json_t *convert(file_run *fr, const char *wast_path) {
   /* wast2json names module files after the JSON: data.json -> data.3.wasm. */
   snprintf(json_path, sizeof json_path, "%s/%.*s.json", fr->dir, stem_length(fr->file), fr->file);
   snprintf(err_path, sizeof err_path, "%s/wast2json.stderr", fr->dir);
-  const char *argv[] = {fr->opts->wast2json_path, wast_path, "-o", json_path, NULL};
-  int status;
+  wp_spec_tool wast2json;
+  const char *argv[16];
   wp_spec_command whole = {.kind = WP_SPEC_UNKNOWN, .line = 0};
+  if (wp_spec_tool_init(&wast2json, fr->opts->toolroot, "wast2json") != 0) {
+    fail(fr, &whole, "tool root path too long");
+    return NULL;
+  }
+  wp_spec_tool_argv(&wast2json, argv);
+  size_t n = 4;
+  for (size_t i = 0; fr->profile->flags[i] != NULL; i++)
+    argv[n++] = fr->profile->flags[i];
+  argv[n++] = wast_path;
+  argv[n++] = "-o";
+  argv[n++] = json_path;
+  argv[n] = NULL;
+  int status;
   if (wp_spec_spawn(argv, err_path, &status) != 0) {
-    fail(fr, &whole, "cannot run %s", fr->opts->wast2json_path);
+    fail(fr, &whole, "cannot run %s through %s", wast2json.program, wast2json.loader);
     return NULL;
   }
   if (status != 0) {
@@ -654,7 +739,7 @@ static json_t *convert(file_run *fr, const char *wast_path) {
       message[n] = '\0';
       fclose(f);
     }
-    fail(fr, &whole, "wast2json exited with %d: %s", status, message);
+    fail(fr, &whole, "wast2json %s exited with %d: %s", fr->profile->name, status, message);
     return NULL;
   }
   json_error_t jerr;
@@ -683,18 +768,50 @@ static void file_run_cleanup(file_run *fr) {
   free(fr->records);
 }
 
+static bool crashed_before(const wp_spec_run_options *opts, size_t index) {
+  for (size_t i = 0; i < opts->crashed_count; i++) {
+    if (opts->crashed[i] == index)
+      return true;
+  }
+  return false;
+}
+
+/* A command that crashed an earlier child: counted as failed (main.c has
+ * printed it) without running it again. A module that crashed leaves a
+ * broken record, so the commands that would have used it fail too instead of
+ * running against the previous module. */
+static void run_crashed(file_run *fr, const wp_spec_command *cmd) {
+  wp_spec_report_fail(fr->report);
+  if (cmd->kind != WP_SPEC_MODULE)
+    return;
+  record *rec = record_new(fr, cmd);
+  if (rec != NULL) {
+    rec->state = RECORD_BROKEN;
+    snprintf(rec->why, sizeof rec->why, "%s", CRASHED_REASON);
+  }
+}
+
 int wp_spec_run_file(const wp_spec_run_options *opts, const char *wast_path, wp_spec_report *report,
                      wp_spec_file_stats *stats) {
-  file_run fr = {.opts = opts, .report = report, .stats = stats};
+  file_run fr = {.opts = opts, .report = report, .stats = stats, .out = opts->out};
   memset(stats, 0, sizeof *stats);
   const char *slash = strrchr(wast_path, '/');
   fr.file = slash ? slash + 1 : wast_path;
   wp_spec_command whole = {.kind = WP_SPEC_UNKNOWN, .line = 0};
 
+  fr.profile = opts->profile ? opts->profile : wp_spec_profile_for_path(wast_path);
+  if (fr.profile == NULL) {
+    fail(&fr, &whole,
+         "no feature profile for the directory of %s (a proposal wasmpool-spec does "
+         "not know; see docs/SPEC.md)",
+         wast_path);
+    return 0;
+  }
   if (wp_spec_tempdir_create(fr.dir, sizeof fr.dir) != 0) {
     fail(&fr, &whole, "cannot create a temp directory");
     return 0;
   }
+  FILE *devnull = fopen("/dev/null", "w");
   int rc = wp_linker_create(&fr.linker);
   if (rc != 0) {
     fail(&fr, &whole, "wp_linker_create failed: %s", wp_err_name(rc));
@@ -710,20 +827,39 @@ int wp_spec_run_file(const wp_spec_run_options *opts, const char *wast_path, wp_
   json_array_foreach(commands, i, item) {
     wp_spec_command cmd;
     char why[256];
+    /* Commands an earlier child already printed run again quietly. */
+    fr.quiet = i < opts->quiet_before && devnull != NULL;
+    fr.out = fr.quiet ? devnull : opts->out;
     if (wp_spec_command_parse(item, &cmd, why, sizeof why) != 0) {
       fail(&fr, &cmd, "bad command #%zu: %s", i, why);
       continue;
     }
-    if (opts->trace) {
+    if (opts->progress != NULL) {
+      opts->progress->command = i;
+      opts->progress->line = cmd.line;
+      command_label(&cmd, opts->progress->label, sizeof opts->progress->label);
+    }
+    if (opts->trace && !fr.quiet) {
       char label[320];
       command_label(&cmd, label, sizeof label);
       fprintf(opts->out, "RUN %s:%d %s\n", fr.file, cmd.line, label);
       fflush(opts->out);
     }
+    if (crashed_before(opts, i)) {
+      run_crashed(&fr, &cmd);
+      continue;
+    }
+    if (opts->crash_at_line != 0 && cmd.line == opts->crash_at_line)
+      abort(); /* --crash-at-line: a stand-in for a runtime crash */
     run_command(&fr, &cmd);
   }
+  fr.out = opts->out;
+  if (opts->progress != NULL)
+    opts->progress->command = SIZE_MAX;
   json_decref(root);
   file_run_cleanup(&fr);
+  if (devnull != NULL)
+    fclose(devnull);
   if (opts->keep_temp)
     fprintf(opts->out, "kept %s\n", fr.dir);
   else

@@ -28,7 +28,8 @@ Test(command, kind_names_round_trip) {
                          "assert_invalid",
                          "assert_malformed",
                          "assert_unlinkable",
-                         "assert_uninstantiable"};
+                         "assert_uninstantiable",
+                         "assert_exception"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     wp_spec_kind kind = wp_spec_kind_parse(names[i]);
     cr_assert_neq(kind, WP_SPEC_UNKNOWN, "%s", names[i]);
@@ -178,5 +179,25 @@ Test(command, unknown_type_is_an_error) {
   cr_assert_eq(cmd.kind, WP_SPEC_UNKNOWN);
   json_decref(obj);
   cr_assert_eq(parse("[1, 2]", &cmd, &obj), WP_EINVAL);
+  json_decref(obj);
+}
+
+Test(command, assert_exception_is_an_action_without_text) {
+  json_t *obj;
+  wp_spec_command cmd;
+  cr_assert_eq(parse("{\"type\": \"assert_exception\", \"line\": 77, \"action\": {\"type\": "
+                     "\"invoke\", \"field\": \"catch-rethrow-1\", \"args\": [{\"type\": "
+                     "\"i32\", \"value\": \"0\"}]}, \"expected\": [{\"type\": \"i32\"}]}",
+                     &cmd, &obj),
+               0);
+  cr_assert_eq(cmd.kind, WP_SPEC_ASSERT_EXCEPTION);
+  cr_assert(cmd.has_action);
+  cr_assert_str_eq(cmd.text, "");
+  cr_assert_eq(json_array_size(cmd.args), 1);
+  cr_assert(wp_spec_kind_uses_instance(cmd.kind));
+  cr_assert_not(wp_spec_kind_has_module_file(cmd.kind));
+  json_decref(obj);
+  /* Like every action kind, it needs an action. */
+  cr_assert_eq(parse("{\"type\": \"assert_exception\", \"line\": 3}", &cmd, &obj), WP_EINVAL);
   json_decref(obj);
 }

@@ -2,6 +2,11 @@
  * wat2wasm (posix_spawn of an absolute path, never a shell, so odd file
  * names cannot be interpreted), the private temp directory wast2json writes
  * into, and reading module files.
+ *
+ * The tools are wabt 1.0.36 from the Debian 13 tool root
+ * (scripts/toolroot.sh). They need trixie's glibc, so they are started as
+ * arguments of the root's own dynamic loader with the root's library
+ * directory, the same command line CMake uses (WP_WAST2JSON_CMD).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +21,23 @@
 #include "spec.h"
 
 extern char **environ;
+
+int wp_spec_tool_init(wp_spec_tool *tool, const char *toolroot, const char *name) {
+  int a = snprintf(tool->libpath, sizeof tool->libpath, "%s/usr/lib/x86_64-linux-gnu", toolroot);
+  int b = snprintf(tool->loader, sizeof tool->loader, "%s/ld-linux-x86-64.so.2", tool->libpath);
+  int c = snprintf(tool->program, sizeof tool->program, "%s/usr/bin/%s", toolroot, name);
+  if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof tool->libpath ||
+      (size_t)b >= sizeof tool->loader || (size_t)c >= sizeof tool->program)
+    return WP_EINVAL;
+  return 0;
+}
+
+void wp_spec_tool_argv(const wp_spec_tool *tool, const char *argv[4]) {
+  argv[0] = tool->loader;
+  argv[1] = "--library-path";
+  argv[2] = tool->libpath;
+  argv[3] = tool->program;
+}
 
 int wp_spec_spawn(const char *const argv[], const char *stderr_path, int *exit_status) {
   posix_spawn_file_actions_t actions;

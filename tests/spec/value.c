@@ -8,6 +8,12 @@
  * zero matter); only the two NaN patterns compare loosely:
  *   nan:canonical   sign free, exponent all ones, payload exactly the quiet bit
  *   nan:arithmetic  sign free, exponent all ones, quiet bit set, rest free
+ *
+ * wast2json 1.0.36 writes a v128 as its lane shape and one such string per
+ * lane, {"type": "v128", "lane_type": "f32", "value": ["0", "nan:canonical",
+ * ...]}; the lanes become of.v128 in little-endian order and a NaN pattern
+ * holds for its own lane only. {"type": "either", "values": [...]} (relaxed
+ * SIMD's nondeterministic results) matches when one alternative does.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +61,102 @@ static int parse_type(const char *type, wp_valtype *out) {
   return WP_EINVAL;
 }
 
+static const struct {
+  const char *name;
+  wp_spec_lane lane;
+  size_t count;
+} lane_shapes[] = {
+    {"i8", WP_SPEC_LANE_I8, 16},  {"i16", WP_SPEC_LANE_I16, 8}, {"i32", WP_SPEC_LANE_I32, 4},
+    {"i64", WP_SPEC_LANE_I64, 2}, {"f32", WP_SPEC_LANE_F32, 4}, {"f64", WP_SPEC_LANE_F64, 2},
+};
+
+size_t wp_spec_lane_count(wp_spec_lane lane) {
+  for (size_t i = 0; i < sizeof lane_shapes / sizeof lane_shapes[0]; i++) {
+    if (lane_shapes[i].lane == lane)
+      return lane_shapes[i].count;
+  }
+  return 0;
+}
+
+const char *wp_spec_lane_name(wp_spec_lane lane) {
+  for (size_t i = 0; i < sizeof lane_shapes / sizeof lane_shapes[0]; i++) {
+    if (lane_shapes[i].lane == lane)
+      return lane_shapes[i].name;
+  }
+  return "none";
+}
+
+static bool lane_is_float(wp_spec_lane lane) {
+  return lane == WP_SPEC_LANE_F32 || lane == WP_SPEC_LANE_F64;
+}
+
+/* Lane i of v as an unsigned integer (little-endian bytes). */
+static uint64_t lane_get(const uint8_t v128[16], size_t width, size_t i) {
+  uint64_t bits = 0;
+  for (size_t b = 0; b < width; b++)
+    bits |= (uint64_t)v128[i * width + b] << (8 * b);
+  return bits;
+}
+
+static void lane_set(uint8_t v128[16], size_t width, size_t i, uint64_t bits) {
+  for (size_t b = 0; b < width; b++)
+    v128[i * width + b] = (uint8_t)(bits >> (8 * b));
+}
+
+/* {"lane_type": ..., "value": [...]}: fills out->val.of.v128 and, when
+ * allow_patterns, the per-lane NaN patterns of float shapes. */
+static int parse_v128(json_t *value, bool allow_patterns, wp_spec_expected *out, char *why,
+                      size_t why_len) {
+  const char *shape = json_string_value(json_object_get(value, "lane_type"));
+  json_t *lanes = json_object_get(value, "value");
+  out->val.type = WP_V128;
+  if (shape == NULL) {
+    snprintf(why, why_len, "v128 value has no \"lane_type\"");
+    return WP_EINVAL;
+  }
+  size_t count = 0;
+  for (size_t i = 0; i < sizeof lane_shapes / sizeof lane_shapes[0]; i++) {
+    if (strcmp(lane_shapes[i].name, shape) == 0) {
+      out->lane = lane_shapes[i].lane;
+      count = lane_shapes[i].count;
+    }
+  }
+  if (count == 0) {
+    snprintf(why, why_len, "unknown v128 lane_type \"%s\"", shape);
+    return WP_EINVAL;
+  }
+  if (!json_is_array(lanes) || json_array_size(lanes) != count) {
+    snprintf(why, why_len, "v128 %s value needs an array of %zu lanes", shape, count);
+    return WP_EINVAL;
+  }
+  size_t width = 16 / count;
+  uint64_t max = width == 8 ? UINT64_MAX : (UINT64_C(1) << (8 * width)) - 1;
+  for (size_t i = 0; i < count; i++) {
+    const char *text = json_string_value(json_array_get(lanes, i));
+    if (text == NULL) {
+      snprintf(why, why_len, "v128 lane %zu is not a string", i);
+      return WP_EINVAL;
+    }
+    if (allow_patterns && lane_is_float(out->lane)) {
+      if (strcmp(text, "nan:canonical") == 0) {
+        out->lane_patterns[i] = WP_SPEC_NAN_CANONICAL;
+        continue;
+      }
+      if (strcmp(text, "nan:arithmetic") == 0) {
+        out->lane_patterns[i] = WP_SPEC_NAN_ARITHMETIC;
+        continue;
+      }
+    }
+    uint64_t bits;
+    if (parse_unsigned(text, max, &bits) != 0) {
+      snprintf(why, why_len, "bad v128 %s lane %zu \"%s\"", shape, i, text);
+      return WP_EINVAL;
+    }
+    lane_set(out->val.of.v128, width, i, bits);
+  }
+  return 0;
+}
+
 /* Shared by arguments and expectations; allow_patterns enables the NaN
  * patterns and a missing reference value. */
 static int parse_any(json_t *value, bool allow_patterns, wp_spec_expected *out, char *why,
@@ -70,10 +172,8 @@ static int parse_any(json_t *value, bool allow_patterns, wp_spec_expected *out, 
     snprintf(why, why_len, "value has no \"type\"");
     return WP_EINVAL;
   }
-  if (strcmp(type, "v128") == 0) {
-    snprintf(why, why_len, "v128 value: SIMD is not supported");
-    return WP_EUNSUPPORTED;
-  }
+  if (strcmp(type, "v128") == 0)
+    return parse_v128(value, allow_patterns, out, why, why_len);
   if (parse_type(type, &out->val.type) != 0) {
     snprintf(why, why_len, "unknown value type \"%s\"", type);
     return WP_EINVAL;
@@ -151,21 +251,40 @@ int wp_spec_expected_parse(json_t *value, wp_spec_expected *out, char *why, size
   return parse_any(value, true, out, why, why_len);
 }
 
+static bool nan_matches(wp_spec_pattern pattern, bool wide, uint64_t bits) {
+  uint64_t abs = wide ? F64_ABS : F32_ABS;
+  uint64_t exp_quiet = wide ? F64_EXP_QUIET : F32_EXP_QUIET;
+  if (pattern == WP_SPEC_NAN_CANONICAL)
+    return (bits & abs) == exp_quiet;
+  return (bits & exp_quiet) == exp_quiet;
+}
+
+static bool v128_matches(const wp_spec_expected *expected, const wp_val *got) {
+  size_t count = wp_spec_lane_count(expected->lane);
+  if (count == 0)
+    return false;
+  size_t width = 16 / count;
+  for (size_t i = 0; i < count; i++) {
+    uint64_t want = lane_get(expected->val.of.v128, width, i);
+    uint64_t have = lane_get(got->of.v128, width, i);
+    wp_spec_pattern pattern =
+        lane_is_float(expected->lane) ? expected->lane_patterns[i] : WP_SPEC_EXACT;
+    if (pattern == WP_SPEC_EXACT ? want != have : !nan_matches(pattern, width == 8, have))
+      return false;
+  }
+  return true;
+}
+
 bool wp_spec_expected_matches(const wp_spec_expected *expected, const wp_val *got) {
   if (expected->val.type != got->type)
     return false;
   switch (expected->pattern) {
   case WP_SPEC_NAN_CANONICAL:
-    if (got->type == WP_F32)
-      return (got->of.f32_bits & F32_ABS) == F32_EXP_QUIET;
-    if (got->type == WP_F64)
-      return (got->of.f64_bits & F64_ABS) == F64_EXP_QUIET;
-    return false;
   case WP_SPEC_NAN_ARITHMETIC:
     if (got->type == WP_F32)
-      return (got->of.f32_bits & F32_EXP_QUIET) == F32_EXP_QUIET;
+      return nan_matches(expected->pattern, false, got->of.f32_bits);
     if (got->type == WP_F64)
-      return (got->of.f64_bits & F64_EXP_QUIET) == F64_EXP_QUIET;
+      return nan_matches(expected->pattern, true, got->of.f64_bits);
     return false;
   case WP_SPEC_ANY_REF: return got->of.ref != NULL;
   case WP_SPEC_EXACT: break;
@@ -178,6 +297,37 @@ bool wp_spec_expected_matches(const wp_spec_expected *expected, const wp_val *go
   case WP_V128: return memcmp(got->of.v128, expected->val.of.v128, 16) == 0;
   case WP_FUNCREF:
   case WP_EXTERNREF: return got->of.ref == expected->val.of.ref;
+  case WP_V128: return v128_matches(expected, got);
+  }
+  return false;
+}
+
+int wp_spec_result_parse(json_t *value, wp_spec_result *out, char *why, size_t why_len) {
+  memset(out, 0, sizeof *out);
+  const char *type = json_string_value(json_object_get(value, "type"));
+  if (type == NULL || strcmp(type, "either") != 0) {
+    out->count = 1;
+    return wp_spec_expected_parse(value, &out->options[0], why, why_len);
+  }
+  json_t *values = json_object_get(value, "values");
+  size_t count = json_array_size(values);
+  if (!json_is_array(values) || count == 0 || count > WP_SPEC_EITHER_MAX) {
+    snprintf(why, why_len, "\"either\" needs 1 to %d \"values\"", WP_SPEC_EITHER_MAX);
+    return WP_EINVAL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    int rc = wp_spec_expected_parse(json_array_get(values, i), &out->options[i], why, why_len);
+    if (rc != 0)
+      return rc;
+  }
+  out->count = count;
+  return 0;
+}
+
+bool wp_spec_result_matches(const wp_spec_result *result, const wp_val *got) {
+  for (size_t i = 0; i < result->count; i++) {
+    if (wp_spec_expected_matches(&result->options[i], got))
+      return true;
   }
   return false;
 }
@@ -217,8 +367,43 @@ void wp_spec_val_format(const wp_val *val, char *buf, size_t len) {
     else
       snprintf(buf, len, "%s:%p", name, val->of.ref);
     return;
+  case WP_V128: wp_spec_val_format_lanes(val, WP_SPEC_LANE_I32, buf, len); return;
   }
   snprintf(buf, len, "?");
+}
+
+/* Appends one lane: its bits in hex (floats too, as everywhere here), or
+ * the NaN pattern it must match. */
+static size_t format_lane(char *buf, size_t len, uint64_t bits, size_t digits,
+                          wp_spec_pattern pattern) {
+  if (pattern == WP_SPEC_NAN_CANONICAL)
+    return (size_t)snprintf(buf, len, " nan:canonical");
+  if (pattern == WP_SPEC_NAN_ARITHMETIC)
+    return (size_t)snprintf(buf, len, " nan:arithmetic");
+  return (size_t)snprintf(buf, len, " 0x%0*" PRIx64, (int)digits, bits);
+}
+
+static void format_v128(const wp_val *val, wp_spec_lane lane, const wp_spec_pattern *patterns,
+                        char *buf, size_t len) {
+  size_t count = wp_spec_lane_count(lane);
+  if (count == 0) {
+    lane = WP_SPEC_LANE_I32;
+    count = 4;
+  }
+  size_t width = 16 / count;
+  size_t at = (size_t)snprintf(buf, len, "v128:%sx%zu:", wp_spec_lane_name(lane), count);
+  for (size_t i = 0; i < count && at < len; i++) {
+    wp_spec_pattern pattern = patterns && lane_is_float(lane) ? patterns[i] : WP_SPEC_EXACT;
+    at += format_lane(buf + at, len - at, lane_get(val->of.v128, width, i), width * 2, pattern);
+  }
+}
+
+void wp_spec_val_format_lanes(const wp_val *val, wp_spec_lane lane, char *buf, size_t len) {
+  if (val->type != WP_V128) {
+    wp_spec_val_format(val, buf, len);
+    return;
+  }
+  format_v128(val, lane, NULL, buf, len);
 }
 
 void wp_spec_expected_format(const wp_spec_expected *expected, char *buf, size_t len) {
@@ -229,7 +414,26 @@ void wp_spec_expected_format(const wp_spec_expected *expected, char *buf, size_t
   case WP_SPEC_ANY_REF: snprintf(buf, len, "%s:non-null", name); return;
   case WP_SPEC_EXACT: break;
   }
+  if (expected->val.type == WP_V128) {
+    format_v128(&expected->val, expected->lane, expected->lane_patterns, buf, len);
+    return;
+  }
   wp_spec_val_format(&expected->val, buf, len);
+}
+
+void wp_spec_result_format(const wp_spec_result *result, char *buf, size_t len) {
+  if (result->count == 1) {
+    wp_spec_expected_format(&result->options[0], buf, len);
+    return;
+  }
+  size_t at = (size_t)snprintf(buf, len, "either(");
+  for (size_t i = 0; i < result->count && at < len; i++) {
+    char one[256];
+    wp_spec_expected_format(&result->options[i], one, sizeof one);
+    at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? " | " : "", one);
+  }
+  if (at < len)
+    snprintf(buf + at, len - at, ")");
 }
 
 /* The spec suite's trap messages (a message may carry a suffix, as in

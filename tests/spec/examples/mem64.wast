@@ -1,0 +1,10 @@
+;; Assertions on examples/mem64.wat (appended to it at build time).
+(assert_return (invoke "store_load" (i64.const 65532) (i32.const 7)) (i32.const 7))
+(assert_trap (invoke "store_load" (i64.const 65533) (i32.const 7)) "out of bounds memory access")
+(assert_trap (invoke "store_load" (i64.const 0x100000000) (i32.const 1)) "out of bounds memory access")
+(assert_return (invoke "byte" (i64.const 16)) (i32.const 119))
+(assert_return (invoke "byte" (i64.const 21)) (i32.const 52))
+(assert_return (invoke "pages") (i64.const 1))
+(assert_return (invoke "grow" (i64.const 2)) (i64.const 1))
+(assert_return (invoke "pages") (i64.const 3))
+(assert_return (invoke "store_load" (i64.const 196604) (i32.const 9)) (i32.const 9))
