@@ -111,18 +111,9 @@ static bool resolve_in(wp_instance *inst, const wp__module_info *info, const wp_
     }
     case WP__EXTERN_GLOBAL: {
       const wp_export_info *x = &mod->exports[i];
-      const wp_export_info probe = {0};
-      (void)probe;
       if (x->global_mutable != imp->global.mutable_)
         return false;
-      uint8_t want = imp->global.type;
-      wp_valtype want_public = want == WP__I64         ? WP_I64
-                               : want == WP__F32       ? WP_F32
-                               : want == WP__F64       ? WP_F64
-                               : want == WP__FUNCREF   ? WP_FUNCREF
-                               : want == WP__EXTERNREF ? WP_EXTERNREF
-                                                       : WP_I32;
-      if (x->global_type != want_public)
+      if (x->global_type != wp__public_valtype(imp->global.type))
         return false;
       out->ptr = g->get(inst->area);
       return true;

@@ -110,7 +110,7 @@ int wp__module_resolve_imports(wp_module *mod, const wp_linker *linker, wp__wasi
   return 0;
 }
 
-static wp_valtype public_type(uint8_t t) {
+wp_valtype wp__public_valtype(uint8_t t) {
   switch (t) {
   case WP__I64: return WP_I64;
   case WP__F32: return WP_F32;
@@ -163,9 +163,9 @@ static int build_exports(wp_module *mod, wp_error *err) {
         return wp__error(err, WP_EINVALID_MODULE, "export %u: no function %u", i, e->index);
       wp_valtype *types = mod->export_types + next;
       for (uint32_t p = 0; p < ft->param_count; p++)
-        types[p] = public_type(ft->params[p]);
+        types[p] = wp__public_valtype(ft->params[p]);
       for (uint32_t p = 0; p < ft->result_count; p++)
-        types[ft->param_count + p] = public_type(ft->results[p]);
+        types[ft->param_count + p] = wp__public_valtype(ft->results[p]);
       x->param_count = ft->param_count;
       x->result_count = ft->result_count;
       x->params = types;
@@ -181,7 +181,7 @@ static int build_exports(wp_module *mod, wp_error *err) {
       x->kind = WP_EXTERN_GLOBAL;
       const wp__globaltype *gt = global_type(info, e->index);
       if (gt) {
-        x->global_type = public_type(gt->type);
+        x->global_type = wp__public_valtype(gt->type);
         x->global_mutable = gt->mutable_;
       }
       break;

@@ -66,6 +66,9 @@ void wp__spectest_release(wp_runtime *rt);
 bool wp__linker_resolve(const struct wp_linker *linker, const wp__module_info *info,
                         const wp__import *imp, wp_glue_import *out);
 
+/* module.c: the public type of a binary value type byte. */
+wp_valtype wp__public_valtype(uint8_t type);
+
 /* module.c: whether two function types are the same. */
 bool wp__functype_equal(const wp__functype *a, const wp__functype *b);
 
