@@ -48,6 +48,8 @@ struct wp_registry {
 
 static const char TMP_PREFIX[] = ".tmp.";
 
+static int read_file(wp_registry *reg, const char *name, uint8_t **data, size_t *len);
+
 static void set_err(wp_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -342,41 +344,75 @@ int wp_registry_get(wp_registry *reg, const char *name, size_t name_len, wp_modu
   return 0;
 }
 
-int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err) {
-  pthread_mutex_lock(&reg->disk_lock);
+/* Removes one entry by name if it still holds module (a redeploy may have
+ * replaced it meanwhile; disk_lock makes that impossible today, the check
+ * keeps the function honest). Returns whether it forgot it. */
+static bool forget(wp_registry *reg, const char *name, size_t name_len, wp_module *module) {
   pthread_rwlock_wrlock(&reg->lock);
   bool found;
   size_t at = find_slot(reg, name, name_len, &found);
-  if (!found) {
-    pthread_rwlock_unlock(&reg->lock);
+  if (found && reg->entries[at].module == module) {
+    memmove(&reg->entries[at], &reg->entries[at + 1], (reg->count - at - 1) * sizeof(entry));
+    reg->count--;
+  } else {
+    found = false;
+  }
+  pthread_rwlock_unlock(&reg->lock);
+  return found;
+}
+
+/* A delete is a transaction: the files go first, and only then the module is
+ * forgotten, so a failure leaves the module deployed both on disk and in
+ * memory. The manifest (the commit point) is unlinked first; if the binary
+ * then cannot be removed, the manifest is written back from the bytes read
+ * before, and the error names the file that failed. */
+int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err) {
+  pthread_mutex_lock(&reg->disk_lock);
+  wp_module *module;
+  int rc = wp_registry_get(reg, name, name_len, &module, NULL);
+  if (rc) {
     pthread_mutex_unlock(&reg->disk_lock);
     set_err(err, WP_ENO_MODULE, "no module named %.*s", (int)name_len, name);
     return WP_ENO_MODULE;
   }
-  wp_module *module = reg->entries[at].module;
-  wp_module_meta meta = reg->entries[at].meta;
-  memmove(&reg->entries[at], &reg->entries[at + 1], (reg->count - at - 1) * sizeof(entry));
-  reg->count--;
-  pthread_rwlock_unlock(&reg->lock);
+  char json_file[WP_REGISTRY_NAME_MAX + 8], wasm_file[WP_REGISTRY_NAME_MAX + 8];
+  snprintf(json_file, sizeof json_file, "%.*s.json", (int)name_len, name);
+  snprintf(wasm_file, sizeof wasm_file, "%.*s.wasm", (int)name_len, name);
 
-  /* The manifest goes first: without it the module is not deployed, even if
-   * we stop before the binary is gone. */
-  int rc = 0;
-  char file[WP_REGISTRY_NAME_MAX + 8];
-  snprintf(file, sizeof file, "%s.json", meta.name);
-  if (unlinkat(reg->dir_fd, file, 0) != 0 && errno != ENOENT)
+  uint8_t *manifest = NULL;
+  size_t manifest_len = 0;
+  const char *failed = NULL;
+  rc = read_file(reg, json_file, &manifest, &manifest_len);
+  if (rc == -ENOENT) /* deployed in memory only (files removed by hand) */
+    rc = 0;
+  if (rc == 0 && manifest && unlinkat(reg->dir_fd, json_file, 0) != 0 && errno != ENOENT)
     rc = -errno;
-  snprintf(file, sizeof file, "%s.wasm", meta.name);
-  if (rc == 0 && unlinkat(reg->dir_fd, file, 0) != 0 && errno != ENOENT)
+  if (rc)
+    failed = json_file;
+  if (!failed && unlinkat(reg->dir_fd, wasm_file, 0) != 0 && errno != ENOENT) {
     rc = -errno;
-  if (rc == 0 && fsync(reg->dir_fd) != 0)
-    rc = -errno;
-  pthread_mutex_unlock(&reg->disk_lock);
-  wp_module_release(module);
-  if (rc) {
-    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
+    failed = wasm_file;
+    int back = manifest ? write_file_atomic(reg, json_file, manifest, manifest_len) : 0;
+    if (back != 0)
+      wp_log_error("registry_rollback", "module=%.*s file=%s/%s error=\"%s\"", (int)name_len, name,
+                   reg->dir_path, json_file, strerror(-back));
+  }
+  free(manifest);
+  if (failed) {
+    pthread_mutex_unlock(&reg->disk_lock);
+    wp_module_release(module);
+    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, failed, strerror(-rc));
     return WP_EIO;
   }
+  /* Both files are gone: the delete has happened. A failed directory fsync
+   * only means it may not survive a power cut; say so, do not undo it. */
+  if (fsync(reg->dir_fd) != 0)
+    wp_log_warn("registry_fsync", "dir=%s error=\"%s\"", reg->dir_path, strerror(errno));
+  bool forgot = forget(reg, name, name_len, module);
+  pthread_mutex_unlock(&reg->disk_lock);
+  wp_module_release(module);
+  if (forgot)
+    wp_module_release(module); /* the registry's own reference */
   return 0;
 }
 

@@ -62,9 +62,10 @@ int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, cons
 int wp_registry_get(wp_registry *reg, const char *name, size_t name_len, wp_module **module,
                     wp_module_meta *meta);
 
-/* Unpublishes and deletes its files. WP_ENO_MODULE; WP_EIO when the files
- * cannot be removed (the module is unpublished anyway: the daemon stops
- * serving it, and a restart would bring it back). */
+/* Deletes its files, then unpublishes it: a transaction. WP_ENO_MODULE;
+ * WP_EIO, with err naming the file that could not be removed, when the files
+ * cannot be removed: the module then stays deployed, on disk (the manifest is
+ * written back if it was already gone) and in memory. */
 int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err);
 
 /* A consistent snapshot of every module, sorted by name, each with its own

@@ -163,3 +163,75 @@ Test(registry, reload_restores_what_was_deployed) {
   wp_registry_destroy(reg);
   wp_runtime_destroy(rt);
 }
+
+/* Issue 12 item 2: a delete whose files cannot be removed leaves the module
+ * deployed, in memory and on disk, and names the file that failed. Root
+ * ignores directory permissions, so the failure is a directory standing
+ * where a file is expected (unlink says EISDIR). */
+static void put_dir_in_place_of(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  cr_assert_eq(unlink(path), 0);
+  cr_assert_eq(mkdir(path, 0700), 0);
+}
+
+static void take_dir_away(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  rmdir(path);
+}
+
+static wp_registry *registry_with_add(wp_runtime *rt) {
+  wp_registry *reg;
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_create(rt, dir, &reg, &err), 0, "%s", err.message);
+  size_t len;
+  uint8_t *wasm = read_example("add.wasm", &len);
+  bool replaced;
+  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, &replaced, NULL, &err), 0, "%s",
+               err.message);
+  free(wasm);
+  return reg;
+}
+
+Test(registry, remove_keeps_module_when_manifest_cannot_go) {
+  wp_runtime *rt = test_runtime();
+  wp_registry *reg = registry_with_add(rt);
+  put_dir_in_place_of("add.json");
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_remove(reg, "add", 3, &err), WP_EIO);
+  cr_assert(strstr(err.message, "add.json") != NULL, "names the manifest: %s", err.message);
+  wp_module *mod;
+  cr_assert_eq(wp_registry_get(reg, "add", 3, &mod, NULL), 0, "still deployed in memory");
+  wp_module_release(mod);
+  cr_assert(file_exists("add.wasm"), "the binary was not touched");
+  take_dir_away("add.json");
+  wp_registry_destroy(reg);
+  wp_runtime_destroy(rt);
+}
+
+Test(registry, remove_rolls_back_when_binary_cannot_go) {
+  wp_runtime *rt = test_runtime();
+  wp_registry *reg = registry_with_add(rt);
+  char path[512];
+  snprintf(path, sizeof path, "%s/add.json", dir);
+  struct stat before;
+  cr_assert_eq(stat(path, &before), 0);
+  put_dir_in_place_of("add.wasm");
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_remove(reg, "add", 3, &err), WP_EIO);
+  cr_assert(strstr(err.message, "add.wasm") != NULL, "names the binary: %s", err.message);
+  wp_module *mod;
+  cr_assert_eq(wp_registry_get(reg, "add", 3, &mod, NULL), 0, "still deployed in memory");
+  wp_module_release(mod);
+  struct stat after;
+  cr_assert_eq(stat(path, &after), 0, "the manifest was written back");
+  cr_assert_eq(after.st_size, before.st_size);
+  /* Once the obstacle is gone the same delete goes through. */
+  take_dir_away("add.wasm");
+  cr_assert_eq(wp_registry_remove(reg, "add", 3, &err), 0, "%s", err.message);
+  cr_assert_not(file_exists("add.json"));
+  cr_assert_eq(wp_registry_get(reg, "add", 3, &mod, NULL), WP_ENO_MODULE);
+  wp_registry_destroy(reg);
+  wp_runtime_destroy(rt);
+}
