@@ -92,6 +92,23 @@ class Cli(unittest.TestCase):
         out = d.cli("run", "hello")
         self.assertEqual((out.returncode, out.stdout), (0, b"hello, world\n"))
 
+    def test_run_exit_codes_the_shell_can_read(self):
+        # Issue 12 item 8: the shell keeps an exit status modulo 256, so
+        # proc_exit(256) must not read as success. 0..255 pass through;
+        # anything else exits 255 (documented in the CLI's help and API.md).
+        d = self.d
+        for code, want in ((7, 7), (255, 255), (256, 255), (512, 255), (65536, 255),
+                           (-1, 255), (0, 0)):
+            wasm = wp_harness.wat2wasm(
+                '(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
+                ' (memory (export "memory") 1)'
+                ' (func (export "_start") (call $exit (i32.const %d))))' % code)
+            name = "exit%d" % (code & 0xffffffff)
+            resp = d.request("PUT", "/v1/modules/" + name, body=wasm)
+            self.assertIn(resp.status, (200, 201), resp)
+            out = d.cli("run", name, "-n")
+            self.assertEqual(out.returncode, want, "proc_exit(%d): %r" % (code, out.stderr))
+
     @unittest.skipUnless(shutil.which("clang"), "clang (wasm32-wasi) is not installed")
     def test_run_nonzero_exit_and_stderr(self):
         import base64
