@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -40,6 +41,7 @@ struct wp_registry {
   wp_runtime *rt;
   char *dir_path;
   int dir_fd;
+  int lock_fd;           /* LOCK_FILE, flock()ed for the registry's lifetime */
   pthread_rwlock_t lock; /* entries, count, cap */
   entry *entries;        /* sorted by meta.name */
   size_t count, cap;
@@ -47,6 +49,10 @@ struct wp_registry {
 };
 
 static const char TMP_PREFIX[] = ".tmp.";
+/* Holds an exclusive flock() while a registry (a daemon) uses module_dir,
+ * and that daemon's pid for the message of the next one. Starts with '.',
+ * so it is never taken for a module. */
+static const char LOCK_FILE[] = ".wasmpoold.lock";
 
 static int read_file(wp_registry *reg, const char *name, uint8_t **data, size_t *len);
 
@@ -106,6 +112,41 @@ int wp_make_dirs(const char *path) {
   return 0;
 }
 
+/* Takes module_dir's lock: two daemons on one directory would race on
+ * every file in it. The kernel drops the lock when the holder dies, so a
+ * kill -9 never leaves a stale one behind. */
+static int lock_dir(int dir_fd, const char *module_dir, int *lock_fd, wp_error *err) {
+  int fd = openat(dir_fd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    set_err(err, WP_EIO, "module_dir %s: cannot open %s: %s", module_dir, LOCK_FILE,
+            strerror(errno));
+    return WP_EIO;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int saved = errno;
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    close(fd);
+    if (saved == EWOULDBLOCK) {
+      set_err(err, WP_ECONFLICT, "module_dir %s is in use by another wasmpoold (pid %s)", module_dir,
+              text[0] ? text : "unknown");
+      return WP_ECONFLICT;
+    }
+    set_err(err, WP_EIO, "module_dir %s: cannot lock %s: %s", module_dir, LOCK_FILE,
+            strerror(saved));
+    return WP_EIO;
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+    wp_log_warn("registry_lock", "dir=%s error=\"cannot record the pid: %s\"", module_dir,
+                strerror(errno));
+  *lock_fd = fd;
+  return 0;
+}
+
 int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err) {
   if (wp_make_dirs(module_dir) != 0) {
     set_err(err, WP_EIO, "module_dir %s: cannot create: %s", module_dir, strerror(errno));
@@ -116,11 +157,18 @@ int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out
     set_err(err, WP_EIO, "module_dir %s: cannot open: %s", module_dir, strerror(errno));
     return WP_EIO;
   }
+  int lock_fd;
+  int rc = lock_dir(dir_fd, module_dir, &lock_fd, err);
+  if (rc) {
+    close(dir_fd);
+    return rc;
+  }
   wp_registry *reg = calloc(1, sizeof *reg);
   char *dir_path = strdup(module_dir);
   if (!reg || !dir_path) {
     free(reg);
     free(dir_path);
+    close(lock_fd);
     close(dir_fd);
     set_err(err, WP_ENOMEM, "out of memory");
     return WP_ENOMEM;
@@ -128,6 +176,7 @@ int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out
   reg->rt = rt;
   reg->dir_path = dir_path;
   reg->dir_fd = dir_fd;
+  reg->lock_fd = lock_fd;
   pthread_rwlock_init(&reg->lock, NULL);
   pthread_mutex_init(&reg->disk_lock, NULL);
   *out = reg;
@@ -142,6 +191,7 @@ void wp_registry_destroy(wp_registry *reg) {
   free(reg->entries);
   pthread_rwlock_destroy(&reg->lock);
   pthread_mutex_destroy(&reg->disk_lock);
+  close(reg->lock_fd); /* releases the flock */
   close(reg->dir_fd);
   free(reg->dir_path);
   free(reg);

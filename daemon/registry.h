@@ -37,9 +37,12 @@ typedef struct wp_module_meta {
 
 typedef struct wp_registry wp_registry;
 
-/* Creates module_dir (mode 0700, parents too) when missing. The runtime is
- * borrowed and must outlive the registry. WP_EIO with err filled when the
- * directory cannot be made or opened. */
+/* Creates module_dir (mode 0700, parents too) when missing and takes an
+ * exclusive flock() on its .wasmpoold.lock (holding this pid) until
+ * wp_registry_destroy. The runtime is borrowed and must outlive the
+ * registry. WP_ECONFLICT, with err naming the directory and the holder's
+ * pid, when another registry (another daemon) holds it; WP_EIO with err
+ * filled when the directory cannot be made, opened or locked. */
 int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err);
 /* Drops the registry's module references (instances may keep theirs). */
 void wp_registry_destroy(wp_registry *reg);

@@ -235,3 +235,22 @@ Test(registry, remove_rolls_back_when_binary_cannot_go) {
   wp_registry_destroy(reg);
   wp_runtime_destroy(rt);
 }
+
+/* Issue 12 item 7: a second registry (daemon) on the same module_dir is
+ * refused with a message naming the directory and the holder's pid; the
+ * directory is free again once the first one is gone. */
+Test(registry, module_dir_is_locked_while_in_use) {
+  wp_runtime *rt = test_runtime();
+  wp_registry *first, *second = NULL;
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_create(rt, dir, &first, &err), 0, "%s", err.message);
+  cr_assert_eq(wp_registry_create(rt, dir, &second, &err), WP_ECONFLICT);
+  cr_assert(strstr(err.message, dir) != NULL, "names the directory: %s", err.message);
+  char pid[32];
+  snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+  cr_assert(strstr(err.message, pid) != NULL, "names the holder: %s", err.message);
+  wp_registry_destroy(first);
+  cr_assert_eq(wp_registry_create(rt, dir, &second, &err), 0, "%s", err.message);
+  wp_registry_destroy(second);
+  wp_runtime_destroy(rt);
+}
