@@ -319,12 +319,7 @@ static void finish_module_put(wp_exchange *x) {
 }
 
 static void handle_module_put(wp_exchange *x) {
-  if (!wp_registry_name_valid(x->route.module.data, x->route.module.len)) {
-    wp_exchange_respond_error(x, WP_EBAD_REQUEST,
-                              "module name must be 1..128 bytes of [A-Za-z0-9._-] and not start "
-                              "with '.'");
-    return;
-  }
+  /* The router already refused a bad name (proto's wp_name_valid). */
   if (x->req->body_len == 0) {
     wp_exchange_respond_error(x, WP_EBAD_REQUEST, "the body must be a WebAssembly binary");
     return;

@@ -81,19 +81,6 @@ static uint64_t mono_us(void) {
   return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-bool wp_registry_name_valid(const char *name, size_t len) {
-  if (len == 0 || len > WP_REGISTRY_NAME_MAX || name[0] == '.')
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok)
-      return false;
-  }
-  return true;
-}
-
 int wp_make_dirs(const char *path) {
   char buf[4096];
   size_t len = strlen(path);
@@ -130,8 +117,8 @@ static int lock_dir(int dir_fd, const char *module_dir, int *lock_fd, wp_error *
     text[strcspn(text, "\n")] = '\0';
     close(fd);
     if (saved == EWOULDBLOCK) {
-      set_err(err, WP_ECONFLICT, "module_dir %s is in use by another wasmpoold (pid %s)", module_dir,
-              text[0] ? text : "unknown");
+      set_err(err, WP_ECONFLICT, "module_dir %s is in use by another wasmpoold (pid %s)",
+              module_dir, text[0] ? text : "unknown");
       return WP_ECONFLICT;
     }
     set_err(err, WP_EIO, "module_dir %s: cannot lock %s: %s", module_dir, LOCK_FILE,
@@ -340,10 +327,8 @@ static int load_module(wp_registry *reg, const uint8_t *wasm, size_t wasm_len, w
 int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
                        size_t wasm_len, bool *replaced, wp_module_meta *meta_out, wp_error *err) {
   *replaced = false;
-  if (!wp_registry_name_valid(name, name_len)) {
-    set_err(err, WP_EBAD_REQUEST,
-            "module name must be 1..%d bytes of [A-Za-z0-9._-] not starting with '.'",
-            WP_REGISTRY_NAME_MAX);
+  if (!wp_name_valid(name, name_len)) {
+    set_err(err, WP_EBAD_REQUEST, "module name must be %s", WP_NAME_RULE);
     return WP_EBAD_REQUEST;
   }
   wp_module_meta meta;
@@ -533,7 +518,7 @@ static int read_file(wp_registry *reg, const char *name, uint8_t **data, size_t 
 static int reload_one(wp_registry *reg, const char *manifest_file) {
   size_t stem_len = strlen(manifest_file) - 5;
   char name[WP_REGISTRY_NAME_MAX + 1];
-  if (!wp_registry_name_valid(manifest_file, stem_len)) {
+  if (!wp_name_valid(manifest_file, stem_len)) {
     wp_log_warn("registry_skip", "file=%s reason=\"not a module name\"", manifest_file);
     return WP_EINVAL;
   }

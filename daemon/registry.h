@@ -23,8 +23,11 @@
 #include <stdint.h>
 
 #include "instance.h"
+#include "proto.h"
 
-#define WP_REGISTRY_NAME_MAX 128
+/* Names follow proto's rule, wp_name_valid (proto.h): the one place it is
+ * written. The file names in module_dir follow from them. */
+#define WP_REGISTRY_NAME_MAX WP_NAME_MAX
 
 typedef struct wp_module_meta {
   char name[WP_REGISTRY_NAME_MAX + 1];
@@ -86,10 +89,5 @@ size_t wp_registry_count(wp_registry *reg);
 /* mkdir -p: creates path and its missing parents with mode 0700 (the
  * daemon's state is private by default). 0, or -1 with errno set. */
 int wp_make_dirs(const char *path);
-
-/* The rule for names (also the file names in module_dir): 1..128 bytes of
- * [A-Za-z0-9._-], not starting with '.' (hidden and temp files in module_dir
- * start with one). */
-bool wp_registry_name_valid(const char *name, size_t len);
 
 #endif /* WP_DAEMON_REGISTRY_H */

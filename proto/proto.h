@@ -238,7 +238,8 @@ const char *wp_endpoint_name(wp_endpoint ep);
  * not starting with '.' (the daemon stores modules as files named after
  * them; this also rules out "." and ".."). Export names: any bytes, any length the header limit
  * allows, including empty (WebAssembly allows "" as an export name). */
-#define WP_NAME_MAX 128
+#define WP_NAME_MAX  128
+#define WP_NAME_RULE "1..128 bytes of [A-Za-z0-9._-], not starting with '.'"
 bool wp_name_valid(const char *name, size_t len);
 
 /* A routed request. Parameters are percent-decoded copies owned by the

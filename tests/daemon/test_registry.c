@@ -46,16 +46,16 @@ static bool file_exists(const char *name) {
 TestSuite(registry, .init = make_dir, .fini = remove_dir);
 
 Test(registry, names) {
-  cr_assert(wp_registry_name_valid("add", 3));
-  cr_assert(wp_registry_name_valid("a.b-c_D9", 8));
-  cr_assert_not(wp_registry_name_valid("", 0));
-  cr_assert_not(wp_registry_name_valid(".hidden", 7));
-  cr_assert_not(wp_registry_name_valid("a/b", 3));
-  cr_assert_not(wp_registry_name_valid("a\0b", 3));
+  cr_assert(wp_name_valid("add", 3));
+  cr_assert(wp_name_valid("a.b-c_D9", 8));
+  cr_assert_not(wp_name_valid("", 0));
+  cr_assert_not(wp_name_valid(".hidden", 7));
+  cr_assert_not(wp_name_valid("a/b", 3));
+  cr_assert_not(wp_name_valid("a\0b", 3));
   char long_name[200];
   memset(long_name, 'x', sizeof long_name);
-  cr_assert(wp_registry_name_valid(long_name, 128));
-  cr_assert_not(wp_registry_name_valid(long_name, 129));
+  cr_assert(wp_name_valid(long_name, 128));
+  cr_assert_not(wp_name_valid(long_name, 129));
 }
 
 Test(registry, deploy_get_list_remove_and_files) {
