@@ -8,6 +8,7 @@
  * into its own exchange (result_code, error, json, extra); the finish part,
  * back on the loop, turns that into the answer.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,9 +140,11 @@ static bool pick_deadline(wp_exchange *x) {
   }
   if (!text[0])
     return true;
-  char *end;
-  unsigned long long v = strtoull(text, &end, 10);
-  if (*end || text[0] == '-' || v == 0) {
+  /* Digits only: strtoull alone would also take "+5", " 5" and "-5". */
+  bool digits = strspn(text, "0123456789") == strlen(text);
+  errno = 0;
+  unsigned long long v = digits ? strtoull(text, NULL, 10) : 0;
+  if (!digits || errno == ERANGE || v == 0) {
     wp_exchange_respond_error(x, WP_EBAD_REQUEST, "deadline must be a positive integer (ms)");
     return false;
   }

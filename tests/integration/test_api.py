@@ -154,6 +154,17 @@ class Api(unittest.TestCase):
         resp = d.call("trap", "spin", [], headers={"X-Wasmpool-Deadline-Ms": "99999999"})
         self.assertEqual((resp.status, resp.error_code()), (422, "limit_exceeded"))
         self.assertEqual(d.call("add", "add", [1, 1]).json(), {"results": [2]})
+        # Issue 12 item 9: only digits (strtoull alone took a sign and
+        # leading blanks); '+' in a query is a space, %2B a plus.
+        for query in ("%2B5", "+5", "%205", "5%20", "0x5", "", "18446744073709551616"):
+            resp = d.request("POST", "/v1/modules/add/call/add?deadline_ms=" + query,
+                             body={"args": [1, 1]})
+            if query == "":
+                self.assertEqual(resp.status, 200, "an empty value is no deadline")
+                continue
+            self.assertEqual((resp.status, resp.error_code()), (400, "bad_request"), query)
+        resp = d.call("add", "add", [1, 1], headers={"X-Wasmpool-Deadline-Ms": "+5"})
+        self.assertEqual((resp.status, resp.error_code()), (400, "bad_request"))
 
     # ---- instances -------------------------------------------------------
 
