@@ -186,6 +186,49 @@ class DaemonCommandLine(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_check_config_refuses_what_cannot_start_or_deploy(self):
+        # Issue 12 item 9: these parse, but the daemon would not start
+        # (guard too small) or could not deploy (no compiler, cache_dir a
+        # file); --check-config says so, file:line: key, and exits 1.
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            a_file = os.path.join(tmp, "a-file")
+            open(a_file, "w").close()
+            cases = (
+                ('[pool]\nmax_memory_size = "64MiB"\nguard_size = "64KiB"\n',
+                 b"t.toml:3: pool.guard_size: "),
+                ('[runtime]\nwasm2c = "/nonexistent/wasm2c"\n', b"t.toml:2: runtime.wasm2c: "),
+                ('[runtime]\ncc = "no-such-cc-wasmpool"\n', b"t.toml:2: runtime.cc: "),
+                ('[runtime]\ncache_dir = "%s"\n' % a_file,
+                 b"t.toml:2: runtime.cache_dir: %s exists and is not a directory" %
+                 a_file.encode()),
+                ('[runtime]\nmodule_dir = "%s/sub"\n' % a_file,
+                 b"t.toml:2: runtime.module_dir: cannot be created"),
+            )
+            path = os.path.join(tmp, "t.toml")
+            for text, message in cases:
+                with open(path, "w") as f:
+                    f.write(text)
+                out = self.wasmpoold("--check-config", path)
+                self.assertEqual(out.returncode, 1, text)
+                self.assertIn(message, out.stderr, text)
+            with open(path, "w") as f:
+                f.write('[runtime]\ncache_dir = "%s/cache"\n' % tmp)
+            out = self.wasmpoold("--check-config", path)
+            self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_socket_in_missing_directory(self):
+        # libuv reports bind() in a missing directory as EACCES.
+        d = Daemon()
+        try:
+            d.write_config()
+            out = self.wasmpoold("--config", d.config, "--socket", "/nonexistent-wp/dir/wp.sock")
+            self.assertEqual(out.returncode, 1)
+            self.assertIn(b"/nonexistent-wp/dir, does not exist", out.stderr)
+            self.assertNotIn(b"permission denied", out.stderr)
+        finally:
+            d.cleanup()
+
     def test_shipped_configs_start(self):
         # configs/*.toml as shipped, on a fresh state directory (the default
         # cache and module dirs do not exist yet), with --socket overriding.
