@@ -352,6 +352,12 @@ int wp_json_load(const char *data, size_t len, json_t **out, char *why, size_t w
 /* The JSON error body {"error":{"code":..,"message":..}} appended to out. */
 int wp_json_error_body(wp_buf *out, int code, const char *message);
 
+/* Appends a WebAssembly name (bytes on the wire) as text for a JSON answer
+ * or an error message: the name itself when it is valid UTF-8 with no NUL,
+ * else "0x" and the hex of its bytes, so no name is ever shown lossily.
+ * WP_ENOMEM. */
+int wp_name_text(wp_buf *out, const char *name, size_t len);
+
 /* An error body as decoded by a client. */
 typedef struct wp_api_error {
   int code;          /* WP_E* from the stable name; WP_ESYS if unknown */

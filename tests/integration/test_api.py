@@ -117,6 +117,13 @@ class Api(unittest.TestCase):
         self.assertEqual((resp.status, resp.error_code()), (404, "unknown_export"))
         resp = d.call("trap", "memory", [])
         self.assertEqual(resp.error_code(), "unknown_export", "a memory is not callable")
+        # Issue 12 item 9: a name that is not UTF-8 is quoted as 0x + hex,
+        # as promised in API.md (it used to come back as "??").
+        resp = d.request("POST", "/v1/modules/add/call/a%FF%FEb", body={"args": []})
+        self.assertEqual((resp.status, resp.error_code()), (404, "unknown_export"))
+        self.assertIn("0x61fffe62", resp.json()["error"]["message"])
+        resp = d.request("POST", "/v1/modules/add/call/caf%C3%A9", body={"args": []})
+        self.assertIn("caf\u00e9", resp.json()["error"]["message"], "UTF-8 stays text")
         resp = d.request("GET", "/v2/nothing")
         self.assertEqual((resp.status, resp.error_code()), (404, "not_found"))
         resp = d.request("PATCH", "/v1/modules/add")
