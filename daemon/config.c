@@ -102,6 +102,8 @@ static const key_desc keys[] = {
     {TABLE_POOL, "decommit_batch_size", KIND_U32, AT(pool.decommit_batch_size), U32_ALL, 0, NULL},
     {TABLE_POOL, "decommit_in_background", KIND_BOOL, AT(pool.decommit_in_background), 0, 1, 0,
      NULL},
+    {TABLE_POOL, "max_committed_memory", KIND_SIZE, AT(pool.max_committed_bytes), 0, UINT64_MAX, 0,
+     NULL},
 
     {TABLE_SERVER, "socket_path", KIND_STRING, AT(server.socket_path), 0, 0, FLAG_SOCKET_PATH,
      NULL},
@@ -160,6 +162,7 @@ static const struct {
     {"max_instance_bytes", "max_instance_size"},
     {"keep_resident_bytes", "keep_resident"},
     {"table_keep_resident_bytes", "table_keep_resident"},
+    {"max_committed_bytes", "max_committed_memory"},
 };
 
 /* ---- Load state and errors ----------------------------------------------- */
