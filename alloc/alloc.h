@@ -77,6 +77,12 @@ typedef struct wp_pool_config {
   /* Run batched resets on a background thread instead of the releasing one.
    * Default false. */
   bool decommit_in_background;
+  /* Budget of committed guest linear memory across every memory slot in
+   * use: the sum of their accessible bytes. An acquire whose initial bytes
+   * or a grow whose new bytes would pass it fails with WP_ELIMIT (memory.grow
+   * then returns -1 to the guest, as the spec allows). 0: no budget beyond
+   * the slots themselves. A page-size multiple. Default 0. */
+  uint64_t max_committed_bytes;
 } wp_pool_config;
 
 void wp_pool_config_default(wp_pool_config *cfg);
@@ -151,9 +157,11 @@ typedef struct wp_memory_slot {
  * trailing guard. Prefers a free slot that last held the same image, or,
  * for image NULL, zeroes at the same initial size (no system call then).
  * WP_EPOOL_EXHAUSTED when every slot is in use; WP_ELIMIT when initial_bytes
- * exceeds the slot size or the request's maximum. Never copies image bytes. */
+ * exceeds the slot size or the request's maximum, or would take the pool
+ * past max_committed_bytes. Never copies image bytes. */
 int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slot *out);
-/* Makes [0, new_bytes) accessible. WP_ELIMIT past limit_bytes. */
+/* Makes [0, new_bytes) accessible. WP_ELIMIT past limit_bytes or past the
+ * pool's max_committed_bytes. */
 int wp_memory_grow(wp_pool *pool, wp_memory_slot *slot, uint64_t new_bytes);
 /* Gives the slot back; its bytes are reset before anyone can acquire it. */
 void wp_memory_release(wp_pool *pool, wp_memory_slot *slot);
@@ -198,13 +206,16 @@ typedef struct wp_slot_counts {
 
 typedef struct wp_pool_stats {
   wp_slot_counts instances, memories, tables;
-  uint64_t affinity_hits;     /* acquires that found their image mapped (or,
-                                 without image, zeroes at their size) */
-  uint64_t affinity_misses;   /* acquires that did not */
-  uint64_t image_maps;        /* mmap calls that attached an image */
-  uint64_t resets;            /* memory slot resets done */
-  uint64_t bytes_decommitted; /* bytes passed to madvise(MADV_DONTNEED), all pools */
-  uint64_t warm_evictions;    /* warm slots made cold past max_unused_warm_slots */
+  uint64_t affinity_hits;       /* acquires that found their image mapped (or,
+                                   without image, zeroes at their size) */
+  uint64_t affinity_misses;     /* acquires that did not */
+  uint64_t image_maps;          /* mmap calls that attached an image */
+  uint64_t resets;              /* memory slot resets done */
+  uint64_t bytes_decommitted;   /* bytes passed to madvise(MADV_DONTNEED), all pools */
+  uint64_t warm_evictions;      /* warm slots made cold past max_unused_warm_slots */
+  uint64_t committed_bytes;     /* accessible bytes of the memory slots in use */
+  uint64_t max_committed_bytes; /* the budget (0: none) */
+  uint64_t budget_refusals;     /* acquires and grows refused by the budget */
 } wp_pool_stats;
 
 void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out);

@@ -134,6 +134,10 @@ struct wp_pool {
   /* Counters are atomics so that readers of stats take no lock. */
   atomic_uint_fast64_t affinity_hits, affinity_misses, image_maps, resets, bytes_decommitted,
       warm_evictions;
+  /* Accessible bytes of the memory slots in use, charged on acquire and
+   * grow (before the pages are made accessible) and given back on release;
+   * never above cfg.max_committed_bytes when that is set. */
+  atomic_uint_fast64_t committed_bytes, budget_refusals;
 };
 
 int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len);

@@ -158,6 +158,29 @@ static void scrub(wp__memory_pool *mp, uint32_t s, uint64_t bytes) {
   slot->rw_bytes = 0;
 }
 
+/* Takes bytes from the committed-memory budget; false (and counted) when
+ * they do not fit. A CAS loop: acquires and grows run on many threads. */
+static bool budget_charge(wp_pool *pool, uint64_t bytes) {
+  uint64_t cap = pool->cfg.max_committed_bytes;
+  if (cap == 0) {
+    atomic_fetch_add_explicit(&pool->committed_bytes, bytes, memory_order_relaxed);
+    return true;
+  }
+  uint_fast64_t now = atomic_load_explicit(&pool->committed_bytes, memory_order_relaxed);
+  do {
+    if (bytes > cap || now > cap - bytes) {
+      atomic_fetch_add_explicit(&pool->budget_refusals, 1, memory_order_relaxed);
+      return false;
+    }
+  } while (!atomic_compare_exchange_weak_explicit(&pool->committed_bytes, &now, now + bytes,
+                                                  memory_order_relaxed, memory_order_relaxed));
+  return true;
+}
+
+static void budget_return(wp_pool *pool, uint64_t bytes) {
+  atomic_fetch_sub_explicit(&pool->committed_bytes, bytes, memory_order_relaxed);
+}
+
 int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slot *out) {
   wp__memory_pool *mp = &pool->memories;
   memset(out, 0, sizeof(*out));
@@ -172,6 +195,8 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
     return WP_EINVAL;
   if (image != NULL && image->bytes > req->initial_bytes)
     return WP_EINVAL;
+  if (!budget_charge(pool, req->initial_bytes))
+    return WP_ELIMIT;
   uint64_t key = image != NULL ? image->id : zero_key(req->initial_bytes);
   bool hit;
   uint64_t prev_key;
@@ -185,6 +210,7 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
      * made cold after an eviction) come back soon: flush and retry. */
     if (mp->index.busy == 0) {
       pthread_mutex_unlock(&mp->lock);
+      budget_return(pool, req->initial_bytes);
       return WP_EPOOL_EXHAUSTED;
     }
     pthread_mutex_unlock(&mp->lock);
@@ -229,6 +255,7 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
     /* A failed MAP_FIXED may have left the range unmapped: make it sane. */
     scrub(mp, s, image != NULL ? image->bytes : 0);
     wp__memory_slot_return(pool, s);
+    budget_return(pool, req->initial_bytes);
     return rc;
   }
   slot->acquired_bytes = req->initial_bytes;
@@ -248,9 +275,14 @@ int wp_memory_grow(wp_pool *pool, wp_memory_slot *handle, uint64_t new_bytes) {
     return WP_ELIMIT;
   if (new_bytes % pool->page_bytes != 0)
     return WP_EINVAL;
+  uint64_t more = new_bytes - handle->accessible_bytes;
+  if (!budget_charge(pool, more))
+    return WP_ELIMIT;
   int rc = set_accessible(mp, handle->index, new_bytes);
-  if (rc != 0)
+  if (rc != 0) {
+    budget_return(pool, more);
     return rc;
+  }
   handle->accessible_bytes = new_bytes;
   return 0;
 }
@@ -259,6 +291,9 @@ void wp_memory_release(wp_pool *pool, wp_memory_slot *handle) {
   wp__memory_pool *mp = &pool->memories;
   uint32_t s = handle->index;
   mp->slots[s].dirty_bytes = handle->accessible_bytes;
+  /* The holder stops using the bytes here; a batched reset gives the pages
+   * back a little later, which the budget does not wait for. */
+  budget_return(pool, handle->accessible_bytes);
   memset(handle, 0, sizeof(*handle));
   if (pool->cfg.decommit_batch_size <= 1 && !pool->cfg.decommit_in_background) {
     wp__memory_slot_reset(pool, s);

@@ -63,6 +63,7 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
       {"max_instance_bytes", cfg->max_instance_bytes, false},
       {"keep_resident_bytes", cfg->keep_resident_bytes, true},
       {"table_keep_resident_bytes", cfg->table_keep_resident_bytes, true},
+      {"max_committed_bytes", cfg->max_committed_bytes, true},
   };
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     if (sizes[i].value == 0 && !sizes[i].may_be_zero)
@@ -189,4 +190,7 @@ void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out) {
   out->resets = atomic_load(&pool->resets);
   out->bytes_decommitted = atomic_load(&pool->bytes_decommitted);
   out->warm_evictions = atomic_load(&pool->warm_evictions);
+  out->committed_bytes = atomic_load(&pool->committed_bytes);
+  out->max_committed_bytes = pool->cfg.max_committed_bytes;
+  out->budget_refusals = atomic_load(&pool->budget_refusals);
 }

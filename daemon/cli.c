@@ -6,7 +6,8 @@
  * the daemon's JSON answers are turned into short human-readable lines, or
  * printed as indented JSON where the structure is the point (info, stats).
  * A failure prints the daemon's error code and message and exits 1; `run`
- * exits with the guest's exit code. The socket is --socket, else
+ * exits with the guest's exit code when it is 0..255, else with
+ * EXIT_OUT_OF_RANGE. The socket is --socket, else
  * $WASMPOOL_SOCKET, else the daemon's default path.
  */
 #include <errno.h>
@@ -250,6 +251,28 @@ static int cmd_call(wp_client *client, int argc, char **argv) {
   return rc ? 1 : 0;
 }
 
+/* A shell keeps only the low 8 bits of an exit status, so a guest's
+ * proc_exit(256) passed through would read as success. Guest codes outside
+ * 0..255 (the header carries the u32 of proc_exit, or something we cannot
+ * read) exit with this instead: non-zero, like bash's "out of range". */
+#define EXIT_OUT_OF_RANGE 255
+
+static int exit_status_of(const wp_header *code) {
+  if (!code)
+    return 0;
+  char text[32];
+  if (code->value_len == 0 || code->value_len >= sizeof text)
+    return EXIT_OUT_OF_RANGE;
+  memcpy(text, code->value, code->value_len);
+  text[code->value_len] = '\0';
+  char *end;
+  errno = 0;
+  long long value = strtoll(text, &end, 10);
+  if (errno != 0 || *end != '\0' || value < 0 || value > 255)
+    return EXIT_OUT_OF_RANGE;
+  return (int)value;
+}
+
 static int cmd_run(wp_client *client, int argc, char **argv) {
   const char *name = argv[0];
   int first = 1;
@@ -295,7 +318,7 @@ static int cmd_run(wp_client *client, int argc, char **argv) {
       wp_buf_free(&decoded);
     }
     const wp_header *code = wp_client_response_header(&resp, WP_HDR_EXIT_CODE);
-    rc = code ? atoi(code->value) : 0;
+    rc = exit_status_of(code);
   }
   wp_client_response_free(&resp);
   return rc;
@@ -356,7 +379,8 @@ static const command commands[] = {
     {"run", "run NAME [-n] [-- ARGS...]",
      "Run a WASI command: stdin is the guest's stdin (read to its end before the\n"
      "request is sent; not read when it is a terminal), its stdout and stderr are\n"
-     "written here, and wasmpool exits with the guest's exit code.\n"
+     "written here, and wasmpool exits with the guest's exit code (0..255; a code\n"
+     "of 256 or more, which a shell would read modulo 256, exits 255).\n"
      "  -n, --no-stdin   send no input (for scripts whose stdin never closes)",
      1, -1, cmd_run},
     {"instances", "instances", "List live long-lived instances.", 0, 0, cmd_instances},

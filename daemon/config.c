@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/un.h>
 
 #include "config_toml.h"
@@ -101,6 +102,8 @@ static const key_desc keys[] = {
     {TABLE_POOL, "decommit_batch_size", KIND_U32, AT(pool.decommit_batch_size), U32_ALL, 0, NULL},
     {TABLE_POOL, "decommit_in_background", KIND_BOOL, AT(pool.decommit_in_background), 0, 1, 0,
      NULL},
+    {TABLE_POOL, "max_committed_memory", KIND_SIZE, AT(pool.max_committed_bytes), 0, UINT64_MAX, 0,
+     NULL},
 
     {TABLE_SERVER, "socket_path", KIND_STRING, AT(server.socket_path), 0, 0, FLAG_SOCKET_PATH,
      NULL},
@@ -161,6 +164,7 @@ static const struct {
     {"max_instance_bytes", "max_instance_size"},
     {"keep_resident_bytes", "keep_resident"},
     {"table_keep_resident_bytes", "table_keep_resident"},
+    {"max_committed_bytes", "max_committed_memory"},
 };
 
 /* ---- Load state and errors ----------------------------------------------- */
@@ -739,6 +743,104 @@ static int check_pool(load_state *st, const wp_daemon_config *cfg) {
   return report(st, key_or_table_line(st, key_index(k)), key, "%s", sep + 2);
 }
 
+/* ---- Host checks (--check-config) ---------------------------------------- */
+
+/* Reports against a key by name, at the line that set it. */
+static int report_key(load_state *st, table_id table, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int report_key(load_state *st, table_id table, const char *name, const char *fmt, ...) {
+  const key_desc *k = find_key(table, name, strlen(name));
+  char key[96], message[512];
+  dotted(k, key, sizeof(key));
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof(message), fmt, ap);
+  va_end(ap);
+  return report(st, key_or_table_line(st, key_index(k)), key, "%s", message);
+}
+
+/* A directory the daemon creates when missing (mkdir -p): it must be one if
+ * it exists, else its nearest existing ancestor must be one. */
+static int check_dir(load_state *st, const char *name, const char *path) {
+  char probe[4096];
+  snprintf(probe, sizeof(probe), "%s", path);
+  bool leaf = true;
+  for (;;) {
+    struct stat sb;
+    if (stat(probe, &sb) == 0) {
+      if (S_ISDIR(sb.st_mode))
+        return 0;
+      if (leaf)
+        return report_key(st, TABLE_RUNTIME, name, "%s exists and is not a directory", path);
+      return report_key(st, TABLE_RUNTIME, name, "cannot be created: %s is not a directory", probe);
+    }
+    if (errno != ENOENT && errno != ENOTDIR) /* ENOTDIR: an ancestor is a file */
+      return report_key(st, TABLE_RUNTIME, name, "%s: %s", probe, strerror(errno));
+    char *slash = strrchr(probe, '/');
+    if (slash == NULL || slash == probe)
+      return 0; /* up to "/" */
+    *slash = '\0';
+    leaf = false;
+  }
+}
+
+/* A program run at deploy: a path, or a name searched on PATH (as the
+ * compile driver does). */
+static int check_program(load_state *st, const char *name, const char *program) {
+  if (strchr(program, '/') != NULL) {
+    if (access(program, X_OK) == 0)
+      return 0;
+    return report_key(st, TABLE_RUNTIME, name, "%s: %s (modules cannot be deployed)", program,
+                      strerror(errno));
+  }
+  const char *path = getenv("PATH");
+  if (path == NULL)
+    path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path != '\0') {
+    const char *end = strchr(path, ':');
+    size_t dir_len = end != NULL ? (size_t)(end - path) : strlen(path);
+    char candidate[4096];
+    snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)dir_len, path, program);
+    if (access(candidate, X_OK) == 0)
+      return 0;
+    path += dir_len + (end != NULL ? 1 : 0);
+  }
+  return report_key(st, TABLE_RUNTIME, name, "%s not found on PATH (modules cannot be deployed)",
+                    program);
+}
+
+/* What keeps a config that parses from starting or deploying on this host:
+ * the runtime's guard rule (instance/runtime.c refuses the pool at start-up;
+ * repeated here so the message names the file and line), directories that
+ * cannot be made, compilers that are not there. Only --check-config runs
+ * these: they look at the machine, not the text. */
+static int check_host(load_state *st, const wp_daemon_config *cfg) {
+  if (cfg->pool.max_memory_bytes + cfg->pool.guard_bytes < ((uint64_t)8 << 30))
+    return report_key(st, TABLE_POOL, "guard_size",
+                      "max_memory_size + guard_size must be at least 8 GiB (wasm2c's "
+                      "guard-page bounds checks); the daemon would not start");
+  /* Not the socket's directory: a service manager may make it just before
+   * the daemon starts (systemd's RuntimeDirectory=); start-up checks it. */
+  int rc = check_dir(st, "cache_dir", cfg->runtime.cache_dir);
+  if (rc == 0)
+    rc = check_dir(st, "module_dir", cfg->runtime.module_dir);
+  if (rc == 0 && cfg->runtime.toolroot) {
+    char wasm2c[4200];
+    snprintf(wasm2c, sizeof(wasm2c), "%.4000s/usr/bin/wasm2c", cfg->runtime.toolroot);
+    if (access(wasm2c, R_OK) != 0)
+      rc = report_key(st, TABLE_RUNTIME, "toolroot",
+                      "%s has no usr/bin/wasm2c (run scripts/toolroot.sh); modules cannot be "
+                      "deployed",
+                      cfg->runtime.toolroot);
+  }
+  if (rc == 0)
+    rc = check_program(st, "tcc", cfg->runtime.tcc_path);
+  if (rc == 0)
+    rc = check_program(st, "cc", cfg->runtime.cc_path);
+  return rc;
+}
+
 /* ---- Defaults ------------------------------------------------------------ */
 
 static char *xstrdup(const char *s) {
@@ -845,8 +947,10 @@ void wp_config_free(wp_daemon_config *cfg) {
 
 /* ---- Loading ------------------------------------------------------------- */
 
-int wp_config_parse(const char *text, size_t length, const char *source_name, wp_daemon_config *out,
-                    char *err, size_t err_len) {
+static int check_host(load_state *st, const wp_daemon_config *cfg);
+
+static int parse_text(const char *text, size_t length, const char *source_name,
+                      wp_daemon_config *out, char *err, size_t err_len, bool host) {
   load_state st = {.source_name = source_name != NULL ? source_name : "<config>",
                    .err = err,
                    .err_len = err_len};
@@ -867,6 +971,8 @@ int wp_config_parse(const char *text, size_t length, const char *source_name, wp
     rc = check_deadlines(&st, &cfg);
   if (rc == 0)
     rc = check_pool(&st, &cfg);
+  if (rc == 0 && host)
+    rc = check_host(&st, &cfg);
   if (rc != 0) {
     if (rc == WP_ENOMEM && err != NULL && err_len > 0)
       snprintf(err, err_len, "%s: out of memory while reading the config", st.source_name);
@@ -877,13 +983,19 @@ int wp_config_parse(const char *text, size_t length, const char *source_name, wp
   return 0;
 }
 
+int wp_config_parse(const char *text, size_t length, const char *source_name, wp_daemon_config *out,
+                    char *err, size_t err_len) {
+  return parse_text(text, length, source_name, out, err, err_len, false);
+}
+
 static int file_error(char *err, size_t err_len, const char *path, int rc, const char *what) {
   if (err != NULL && err_len > 0)
     snprintf(err, err_len, "%s: %s", path, what);
   return rc;
 }
 
-int wp_config_load(const char *path, wp_daemon_config *out, char *err, size_t err_len) {
+static int load_file(const char *path, wp_daemon_config *out, char *err, size_t err_len,
+                     bool host) {
   memset(out, 0, sizeof(*out));
   FILE *f = fopen(path, "rb");
   if (f == NULL)
@@ -911,9 +1023,40 @@ int wp_config_load(const char *path, wp_daemon_config *out, char *err, size_t er
     free(text);
     return file_error(err, err_len, path, WP_EIO, strerror(saved));
   }
-  int rc = wp_config_parse(text, got, path, out, err, err_len);
+  int rc = parse_text(text, got, path, out, err, err_len, host);
   free(text);
   return rc;
+}
+
+int wp_config_load(const char *path, wp_daemon_config *out, char *err, size_t err_len) {
+  return load_file(path, out, err, err_len, false);
+}
+
+int wp_config_check_file(const char *path, wp_daemon_config *out, char *err, size_t err_len) {
+  return load_file(path, out, err, err_len, true);
+}
+
+int wp_config_socket_dir_check(const char *socket_path, char *why, size_t why_len) {
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s", socket_path);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL)
+    snprintf(dir, sizeof(dir), ".");
+  else if (slash == dir)
+    dir[1] = '\0';
+  else
+    *slash = '\0';
+  struct stat sb;
+  if (stat(dir, &sb) != 0) {
+    snprintf(why, why_len, "the directory of %s, %s, %s", socket_path, dir,
+             errno == ENOENT ? "does not exist" : strerror(errno));
+    return WP_ECONFIG;
+  }
+  if (!S_ISDIR(sb.st_mode)) {
+    snprintf(why, why_len, "the directory of %s, %s, is not a directory", socket_path, dir);
+    return WP_ECONFIG;
+  }
+  return 0;
 }
 
 int wp_config_set_socket_path(wp_daemon_config *cfg, const char *path, char *err, size_t err_len) {

@@ -113,6 +113,14 @@ void wp_config_default(wp_daemon_config *out);
  * cannot be read, WP_ENOMEM. On failure *out holds nothing to free. */
 int wp_config_load(const char *path, wp_daemon_config *out, char *err, size_t err_len);
 
+/* wp_config_load, then what `wasmpoold --check-config` adds: the checks
+ * that look at this machine. A config that would not start (pool.guard_size
+ * too small for the guard-page bounds checks) or could not deploy
+ * (runtime.cache_dir or module_dir not a directory and not creatable,
+ * runtime.wasm2c or runtime.cc not found) fails with the same
+ * "FILE:LINE: KEY: what is wrong" message and WP_ECONFIG. */
+int wp_config_check_file(const char *path, wp_daemon_config *out, char *err, size_t err_len);
+
 /* The same from text in memory (the fuzz target's entry point); source_name
  * stands for FILE in messages. text need not be NUL-terminated. */
 int wp_config_parse(const char *text, size_t length, const char *source_name, wp_daemon_config *out,
@@ -124,6 +132,11 @@ int wp_config_parse(const char *text, size_t length, const char *source_name, wp
 void wp_config_dump(const wp_daemon_config *cfg, FILE *out);
 
 void wp_config_free(wp_daemon_config *cfg);
+
+/* The directory a Unix socket will be bound in exists and is one. 0, or
+ * WP_ECONFIG with why saying which (libuv's bind reports a missing
+ * directory as "permission denied", which sends an operator the wrong way). */
+int wp_config_socket_dir_check(const char *socket_path, char *why, size_t why_len);
 
 /* `--socket PATH`: replaces server.socket_path after the same checks the file
  * gets. WP_ECONFIG with "--socket: what is wrong" in err. */

@@ -8,6 +8,7 @@
  * into its own exchange (result_code, error, json, extra); the finish part,
  * back on the loop, turns that into the answer.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,17 +22,10 @@
 /* ---- JSON descriptions --------------------------------------------------- */
 
 static json_t *name_json(const char *name, size_t len) {
-  json_t *s = json_stringn(name, len);
-  if (s)
-    return s;
-  /* Not UTF-8 (Wasm names are bytes on the wire): a lossless hex form. */
-  wp_buf hex;
-  wp_buf_init(&hex);
-  wp_buf_append_str(&hex, "0x");
-  for (size_t i = 0; i < len; i++)
-    wp_buf_appendf(&hex, "%02x", (unsigned char)name[i]);
-  s = json_string(hex.data ? hex.data : "0x");
-  wp_buf_free(&hex);
+  wp_buf text;
+  wp_buf_init(&text);
+  json_t *s = wp_name_text(&text, name, len) == 0 ? json_stringn(text.data, text.len) : NULL;
+  wp_buf_free(&text);
   return s;
 }
 
@@ -139,9 +133,11 @@ static bool pick_deadline(wp_exchange *x) {
   }
   if (!text[0])
     return true;
-  char *end;
-  unsigned long long v = strtoull(text, &end, 10);
-  if (*end || text[0] == '-' || v == 0) {
+  /* Digits only: strtoull alone would also take "+5", " 5" and "-5". */
+  bool digits = strspn(text, "0123456789") == strlen(text);
+  errno = 0;
+  unsigned long long v = digits ? strtoull(text, NULL, 10) : 0;
+  if (!digits || errno == ERANGE || v == 0) {
     wp_exchange_respond_error(x, WP_EBAD_REQUEST, "deadline must be a positive integer (ms)");
     return false;
   }
@@ -194,8 +190,12 @@ static void call_export(wp_exchange *x, wp_instance *inst) {
   wp_bytes name = x->route.export_name;
   const wp_export_info *e = wp_module_find_export(wp_instance_module(inst), name.data, name.len);
   if (!e || e->kind != WP_EXTERN_FUNC) {
+    wp_buf shown; /* 0x + hex when the name is not UTF-8 (docs/API.md) */
+    wp_buf_init(&shown);
+    wp_name_text(&shown, name.data, name.len > 200 ? 200 : name.len);
     set_error(x, WP_ENO_EXPORT, e ? "export %.*s is not a function" : "no export named %.*s",
-              (int)(name.len > 200 ? 200 : name.len), name.data);
+              (int)shown.len, shown.data ? shown.data : "");
+    wp_buf_free(&shown);
     return;
   }
   wp_val stack_args[16], stack_results[16];
@@ -319,12 +319,7 @@ static void finish_module_put(wp_exchange *x) {
 }
 
 static void handle_module_put(wp_exchange *x) {
-  if (!wp_registry_name_valid(x->route.module.data, x->route.module.len)) {
-    wp_exchange_respond_error(x, WP_EBAD_REQUEST,
-                              "module name must be 1..128 bytes of [A-Za-z0-9._-] and not start "
-                              "with '.'");
-    return;
-  }
+  /* The router already refused a bad name (proto's wp_name_valid). */
   if (x->req->body_len == 0) {
     wp_exchange_respond_error(x, WP_EBAD_REQUEST, "the body must be a WebAssembly binary");
     return;

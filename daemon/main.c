@@ -81,7 +81,9 @@ static int run(const wp_daemon_config *cfg) {
   /* Write errors to a client that left must not kill the daemon. */
   signal(SIGPIPE, SIG_IGN);
 
-  int rc = wp_server_check_socket(cfg->server.socket_path, why, sizeof why);
+  int rc = wp_config_socket_dir_check(cfg->server.socket_path, why, sizeof why);
+  if (rc == 0)
+    rc = wp_server_check_socket(cfg->server.socket_path, why, sizeof why);
   if (rc) {
     wp_log_error("startup_failed", "%s", why);
     return 1;
@@ -211,7 +213,9 @@ int main(int argc, char **argv) {
   wp_daemon_config cfg;
   char err[1024] = "";
   if (config_path) {
-    if (wp_config_load(config_path, &cfg, err, sizeof err) != 0) {
+    int rc = check_only ? wp_config_check_file(config_path, &cfg, err, sizeof err)
+                        : wp_config_load(config_path, &cfg, err, sizeof err);
+    if (rc != 0) {
       fprintf(stderr, "%s\n", err);
       return 1;
     }

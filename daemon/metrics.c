@@ -209,6 +209,18 @@ int wp_metrics_render_prometheus(const wp_metrics *metrics, const wp_metrics_gau
           "# TYPE wasmpool_pool_decommitted_bytes_total counter\n"
           "wasmpool_pool_decommitted_bytes_total %" PRIu64 "\n",
           gauges->pool.bytes_decommitted);
+  gauge(f, "wasmpool_pool_committed_memory_bytes",
+        "Accessible bytes of the guest memories in use (counted against "
+        "pool.max_committed_memory).",
+        gauges->pool.committed_bytes);
+  gauge(f, "wasmpool_pool_max_committed_memory_bytes", "pool.max_committed_memory (0: no budget).",
+        gauges->pool.max_committed_bytes);
+  fprintf(f,
+          "# HELP wasmpool_pool_memory_budget_refusals_total Instantiations and memory.grow "
+          "refused by pool.max_committed_memory.\n"
+          "# TYPE wasmpool_pool_memory_budget_refusals_total counter\n"
+          "wasmpool_pool_memory_budget_refusals_total %" PRIu64 "\n",
+          gauges->pool.budget_refusals);
 
   gauge(f, "wasmpool_workers", "Worker threads.", gauges->workers);
   gauge(f, "wasmpool_workers_busy", "Workers running a job.", gauges->workers_busy);
@@ -307,6 +319,13 @@ json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *g
       (json_int_t)p->affinity_hits, "affinity_misses", (json_int_t)p->affinity_misses, "image_maps",
       (json_int_t)p->image_maps, "resets", (json_int_t)p->resets, "bytes_decommitted",
       (json_int_t)p->bytes_decommitted, "warm_evictions", (json_int_t)p->warm_evictions);
+  json_t *budget = json_pack("{s:I,s:I,s:I}", "committed_bytes", (json_int_t)p->committed_bytes,
+                             "max_committed_bytes", (json_int_t)p->max_committed_bytes, "refusals",
+                             (json_int_t)p->budget_refusals);
+  if (pool && budget)
+    json_object_set_new(pool, "memory_budget", budget);
+  else
+    json_decref(budget);
   json_t *queue = json_pack(
       "{s:I,s:I,s:I,s:I,s:I}", "workers", (json_int_t)gauges->workers, "busy",
       (json_int_t)gauges->workers_busy, "waiting", (json_int_t)gauges->queue_waiting, "capacity",

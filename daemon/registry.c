@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -40,6 +41,7 @@ struct wp_registry {
   wp_runtime *rt;
   char *dir_path;
   int dir_fd;
+  int lock_fd;           /* LOCK_FILE, flock()ed for the registry's lifetime */
   pthread_rwlock_t lock; /* entries, count, cap */
   entry *entries;        /* sorted by meta.name */
   size_t count, cap;
@@ -47,6 +49,12 @@ struct wp_registry {
 };
 
 static const char TMP_PREFIX[] = ".tmp.";
+/* Holds an exclusive flock() while a registry (a daemon) uses module_dir,
+ * and that daemon's pid for the message of the next one. Starts with '.',
+ * so it is never taken for a module. */
+static const char LOCK_FILE[] = ".wasmpoold.lock";
+
+static int read_file(wp_registry *reg, const char *name, uint8_t **data, size_t *len);
 
 static void set_err(wp_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -73,19 +81,6 @@ static uint64_t mono_us(void) {
   return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-bool wp_registry_name_valid(const char *name, size_t len) {
-  if (len == 0 || len > WP_REGISTRY_NAME_MAX || name[0] == '.')
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok)
-      return false;
-  }
-  return true;
-}
-
 int wp_make_dirs(const char *path) {
   char buf[4096];
   size_t len = strlen(path);
@@ -104,6 +99,41 @@ int wp_make_dirs(const char *path) {
   return 0;
 }
 
+/* Takes module_dir's lock: two daemons on one directory would race on
+ * every file in it. The kernel drops the lock when the holder dies, so a
+ * kill -9 never leaves a stale one behind. */
+static int lock_dir(int dir_fd, const char *module_dir, int *lock_fd, wp_error *err) {
+  int fd = openat(dir_fd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    set_err(err, WP_EIO, "module_dir %s: cannot open %s: %s", module_dir, LOCK_FILE,
+            strerror(errno));
+    return WP_EIO;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int saved = errno;
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    close(fd);
+    if (saved == EWOULDBLOCK) {
+      set_err(err, WP_ECONFLICT, "module_dir %s is in use by another wasmpoold (pid %s)",
+              module_dir, text[0] ? text : "unknown");
+      return WP_ECONFLICT;
+    }
+    set_err(err, WP_EIO, "module_dir %s: cannot lock %s: %s", module_dir, LOCK_FILE,
+            strerror(saved));
+    return WP_EIO;
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+    wp_log_warn("registry_lock", "dir=%s error=\"cannot record the pid: %s\"", module_dir,
+                strerror(errno));
+  *lock_fd = fd;
+  return 0;
+}
+
 int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err) {
   if (wp_make_dirs(module_dir) != 0) {
     set_err(err, WP_EIO, "module_dir %s: cannot create: %s", module_dir, strerror(errno));
@@ -114,11 +144,18 @@ int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out
     set_err(err, WP_EIO, "module_dir %s: cannot open: %s", module_dir, strerror(errno));
     return WP_EIO;
   }
+  int lock_fd;
+  int rc = lock_dir(dir_fd, module_dir, &lock_fd, err);
+  if (rc) {
+    close(dir_fd);
+    return rc;
+  }
   wp_registry *reg = calloc(1, sizeof *reg);
   char *dir_path = strdup(module_dir);
   if (!reg || !dir_path) {
     free(reg);
     free(dir_path);
+    close(lock_fd);
     close(dir_fd);
     set_err(err, WP_ENOMEM, "out of memory");
     return WP_ENOMEM;
@@ -126,6 +163,7 @@ int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out
   reg->rt = rt;
   reg->dir_path = dir_path;
   reg->dir_fd = dir_fd;
+  reg->lock_fd = lock_fd;
   pthread_rwlock_init(&reg->lock, NULL);
   pthread_mutex_init(&reg->disk_lock, NULL);
   *out = reg;
@@ -140,6 +178,7 @@ void wp_registry_destroy(wp_registry *reg) {
   free(reg->entries);
   pthread_rwlock_destroy(&reg->lock);
   pthread_mutex_destroy(&reg->disk_lock);
+  close(reg->lock_fd); /* releases the flock */
   close(reg->dir_fd);
   free(reg->dir_path);
   free(reg);
@@ -288,10 +327,8 @@ static int load_module(wp_registry *reg, const uint8_t *wasm, size_t wasm_len, w
 int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
                        size_t wasm_len, bool *replaced, wp_module_meta *meta_out, wp_error *err) {
   *replaced = false;
-  if (!wp_registry_name_valid(name, name_len)) {
-    set_err(err, WP_EBAD_REQUEST,
-            "module name must be 1..%d bytes of [A-Za-z0-9._-] not starting with '.'",
-            WP_REGISTRY_NAME_MAX);
+  if (!wp_name_valid(name, name_len)) {
+    set_err(err, WP_EBAD_REQUEST, "module name must be %s", WP_NAME_RULE);
     return WP_EBAD_REQUEST;
   }
   wp_module_meta meta;
@@ -342,41 +379,75 @@ int wp_registry_get(wp_registry *reg, const char *name, size_t name_len, wp_modu
   return 0;
 }
 
-int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err) {
-  pthread_mutex_lock(&reg->disk_lock);
+/* Removes one entry by name if it still holds module (a redeploy may have
+ * replaced it meanwhile; disk_lock makes that impossible today, the check
+ * keeps the function honest). Returns whether it forgot it. */
+static bool forget(wp_registry *reg, const char *name, size_t name_len, wp_module *module) {
   pthread_rwlock_wrlock(&reg->lock);
   bool found;
   size_t at = find_slot(reg, name, name_len, &found);
-  if (!found) {
-    pthread_rwlock_unlock(&reg->lock);
+  if (found && reg->entries[at].module == module) {
+    memmove(&reg->entries[at], &reg->entries[at + 1], (reg->count - at - 1) * sizeof(entry));
+    reg->count--;
+  } else {
+    found = false;
+  }
+  pthread_rwlock_unlock(&reg->lock);
+  return found;
+}
+
+/* A delete is a transaction: the files go first, and only then the module is
+ * forgotten, so a failure leaves the module deployed both on disk and in
+ * memory. The manifest (the commit point) is unlinked first; if the binary
+ * then cannot be removed, the manifest is written back from the bytes read
+ * before, and the error names the file that failed. */
+int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err) {
+  pthread_mutex_lock(&reg->disk_lock);
+  wp_module *module;
+  int rc = wp_registry_get(reg, name, name_len, &module, NULL);
+  if (rc) {
     pthread_mutex_unlock(&reg->disk_lock);
     set_err(err, WP_ENO_MODULE, "no module named %.*s", (int)name_len, name);
     return WP_ENO_MODULE;
   }
-  wp_module *module = reg->entries[at].module;
-  wp_module_meta meta = reg->entries[at].meta;
-  memmove(&reg->entries[at], &reg->entries[at + 1], (reg->count - at - 1) * sizeof(entry));
-  reg->count--;
-  pthread_rwlock_unlock(&reg->lock);
+  char json_file[WP_REGISTRY_NAME_MAX + 8], wasm_file[WP_REGISTRY_NAME_MAX + 8];
+  snprintf(json_file, sizeof json_file, "%.*s.json", (int)name_len, name);
+  snprintf(wasm_file, sizeof wasm_file, "%.*s.wasm", (int)name_len, name);
 
-  /* The manifest goes first: without it the module is not deployed, even if
-   * we stop before the binary is gone. */
-  int rc = 0;
-  char file[WP_REGISTRY_NAME_MAX + 8];
-  snprintf(file, sizeof file, "%s.json", meta.name);
-  if (unlinkat(reg->dir_fd, file, 0) != 0 && errno != ENOENT)
+  uint8_t *manifest = NULL;
+  size_t manifest_len = 0;
+  const char *failed = NULL;
+  rc = read_file(reg, json_file, &manifest, &manifest_len);
+  if (rc == -ENOENT) /* deployed in memory only (files removed by hand) */
+    rc = 0;
+  if (rc == 0 && manifest && unlinkat(reg->dir_fd, json_file, 0) != 0 && errno != ENOENT)
     rc = -errno;
-  snprintf(file, sizeof file, "%s.wasm", meta.name);
-  if (rc == 0 && unlinkat(reg->dir_fd, file, 0) != 0 && errno != ENOENT)
+  if (rc)
+    failed = json_file;
+  if (!failed && unlinkat(reg->dir_fd, wasm_file, 0) != 0 && errno != ENOENT) {
     rc = -errno;
-  if (rc == 0 && fsync(reg->dir_fd) != 0)
-    rc = -errno;
-  pthread_mutex_unlock(&reg->disk_lock);
-  wp_module_release(module);
-  if (rc) {
-    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
+    failed = wasm_file;
+    int back = manifest ? write_file_atomic(reg, json_file, manifest, manifest_len) : 0;
+    if (back != 0)
+      wp_log_error("registry_rollback", "module=%.*s file=%s/%s error=\"%s\"", (int)name_len, name,
+                   reg->dir_path, json_file, strerror(-back));
+  }
+  free(manifest);
+  if (failed) {
+    pthread_mutex_unlock(&reg->disk_lock);
+    wp_module_release(module);
+    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, failed, strerror(-rc));
     return WP_EIO;
   }
+  /* Both files are gone: the delete has happened. A failed directory fsync
+   * only means it may not survive a power cut; say so, do not undo it. */
+  if (fsync(reg->dir_fd) != 0)
+    wp_log_warn("registry_fsync", "dir=%s error=\"%s\"", reg->dir_path, strerror(errno));
+  bool forgot = forget(reg, name, name_len, module);
+  pthread_mutex_unlock(&reg->disk_lock);
+  wp_module_release(module);
+  if (forgot)
+    wp_module_release(module); /* the registry's own reference */
   return 0;
 }
 
@@ -447,7 +518,7 @@ static int read_file(wp_registry *reg, const char *name, uint8_t **data, size_t 
 static int reload_one(wp_registry *reg, const char *manifest_file) {
   size_t stem_len = strlen(manifest_file) - 5;
   char name[WP_REGISTRY_NAME_MAX + 1];
-  if (!wp_registry_name_valid(manifest_file, stem_len)) {
+  if (!wp_name_valid(manifest_file, stem_len)) {
     wp_log_warn("registry_skip", "file=%s reason=\"not a module name\"", manifest_file);
     return WP_EINVAL;
   }

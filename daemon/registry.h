@@ -23,8 +23,11 @@
 #include <stdint.h>
 
 #include "instance.h"
+#include "proto.h"
 
-#define WP_REGISTRY_NAME_MAX 128
+/* Names follow proto's rule, wp_name_valid (proto.h): the one place it is
+ * written. The file names in module_dir follow from them. */
+#define WP_REGISTRY_NAME_MAX WP_NAME_MAX
 
 typedef struct wp_module_meta {
   char name[WP_REGISTRY_NAME_MAX + 1];
@@ -37,9 +40,12 @@ typedef struct wp_module_meta {
 
 typedef struct wp_registry wp_registry;
 
-/* Creates module_dir (mode 0700, parents too) when missing. The runtime is
- * borrowed and must outlive the registry. WP_EIO with err filled when the
- * directory cannot be made or opened. */
+/* Creates module_dir (mode 0700, parents too) when missing and takes an
+ * exclusive flock() on its .wasmpoold.lock (holding this pid) until
+ * wp_registry_destroy. The runtime is borrowed and must outlive the
+ * registry. WP_ECONFLICT, with err naming the directory and the holder's
+ * pid, when another registry (another daemon) holds it; WP_EIO with err
+ * filled when the directory cannot be made, opened or locked. */
 int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err);
 /* Drops the registry's module references (instances may keep theirs). */
 void wp_registry_destroy(wp_registry *reg);
@@ -62,9 +68,10 @@ int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, cons
 int wp_registry_get(wp_registry *reg, const char *name, size_t name_len, wp_module **module,
                     wp_module_meta *meta);
 
-/* Unpublishes and deletes its files. WP_ENO_MODULE; WP_EIO when the files
- * cannot be removed (the module is unpublished anyway: the daemon stops
- * serving it, and a restart would bring it back). */
+/* Deletes its files, then unpublishes it: a transaction. WP_ENO_MODULE;
+ * WP_EIO, with err naming the file that could not be removed, when the files
+ * cannot be removed: the module then stays deployed, on disk (the manifest is
+ * written back if it was already gone) and in memory. */
 int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_error *err);
 
 /* A consistent snapshot of every module, sorted by name, each with its own
@@ -82,10 +89,5 @@ size_t wp_registry_count(wp_registry *reg);
 /* mkdir -p: creates path and its missing parents with mode 0700 (the
  * daemon's state is private by default). 0, or -1 with errno set. */
 int wp_make_dirs(const char *path);
-
-/* The rule for names (also the file names in module_dir): 1..128 bytes of
- * [A-Za-z0-9._-], not starting with '.' (hidden and temp files in module_dir
- * start with one). */
-bool wp_registry_name_valid(const char *name, size_t len);
 
 #endif /* WP_DAEMON_REGISTRY_H */

@@ -53,9 +53,22 @@ struct wp_http_parser {
   /* The request being received. */
   bool in_request;
   /* Its request line, captured from the raw bytes: this build of
-   * http-parser is not strict and only checks the 'H' of "HTTP/1.1". */
+   * http-parser is not strict (HTTP_PARSER_STRICT=0, as its Makefile's
+   * library target builds it) and only checks the 'H' of "HTTP/1.1". */
   enum { LINE_WAIT, LINE_READING, LINE_DONE } line_state;
   wp_buf line;
+  /* The header lines after it, scanned from the raw bytes too: this build
+   * lets obs-fold (a line starting with whitespace, which some readers join
+   * to the previous header and others do not) and a CR that does not end a
+   * line through. */
+  enum { FIELDS_WAIT, FIELDS_READING, FIELDS_DONE } fields_state;
+  bool fields_line_start; /* the next byte starts a header line */
+  bool fields_saw_cr;     /* the last byte was a CR: an LF must follow */
+  /* A chunked body is ours to decode (chunked.c): http-parser is told the
+   * message has no body, and the bytes after the head go to the decoder. */
+  bool chunked_body; /* the message in progress is chunked */
+  bool in_chunked;   /* its head is done: bytes go to the decoder */
+  wp__chunked chunked;
   bool continue_pending; /* Expect: 100-continue, headers done, body not */
   wp_buf url;
   wp_buf fields_text; /* "name\0value\0" for each header */
@@ -104,6 +117,7 @@ static void reset_message(wp_http_parser *p) {
   p->header_bytes = 0;
   p->continue_pending = false;
   p->keep_alive = false;
+  p->chunked_body = false;
   /* The body buffer was handed to the last request or is still empty. */
   wp_buf_reset(&p->body);
 }
@@ -178,9 +192,42 @@ static int on_header_value(http_parser *hp, const char *at, size_t len) {
   return 0;
 }
 
+/* Checks the raw bytes of the header lines; stops at the empty line that
+ * ends them. WP_EBAD_REQUEST (with the message set) for obs-fold or a CR
+ * that is not followed by LF. */
+static int scan_fields(wp_http_parser *p, const char *data, size_t len) {
+  for (size_t i = 0; i < len && p->fields_state == FIELDS_READING; i++) {
+    char c = data[i];
+    if (p->fields_saw_cr) {
+      p->fields_saw_cr = false;
+      if (c != '\n') {
+        set_error(p, WP_EBAD_REQUEST, "CR not followed by LF in the request head");
+        return WP_EBAD_REQUEST;
+      }
+    } else if (c == '\r') {
+      p->fields_saw_cr = true;
+      continue;
+    }
+    if (c == '\n') {
+      if (p->fields_line_start)
+        p->fields_state = FIELDS_DONE; /* the empty line */
+      p->fields_line_start = true;
+      continue;
+    }
+    if (p->fields_line_start && (c == ' ' || c == '\t')) {
+      set_error(p, WP_EBAD_REQUEST,
+                "obs-fold: a header line starts with whitespace (line folding is not accepted)");
+      return WP_EBAD_REQUEST;
+    }
+    p->fields_line_start = false;
+  }
+  return 0;
+}
+
 /* Copy the bytes of the current message's request line that sit at the
  * start of data (the line always precedes anything else of a message, so
- * reading ahead of http-parser here is safe). */
+ * reading ahead of http-parser here is safe), then check the header lines
+ * after it the same way. */
 static int capture_request_line(wp_http_parser *p, const char *data, size_t len) {
   size_t i = 0;
   if (p->line_state == LINE_WAIT) {
@@ -191,17 +238,22 @@ static int capture_request_line(wp_http_parser *p, const char *data, size_t len)
     wp_buf_reset(&p->line);
     p->line_state = LINE_READING;
   }
-  if (p->line_state != LINE_READING)
-    return 0;
-  const char *lf = memchr(data + i, '\n', len - i);
-  size_t take = lf ? (size_t)(lf - (data + i)) : len - i;
-  if (p->line.len + take > p->limits.max_header_bytes)
-    take = 0; /* the header limit will fire; do not buffer without bound */
-  if (wp_buf_append(&p->line, data + i, take) != 0)
-    return WP_ENOMEM;
-  if (lf != NULL)
+  if (p->line_state == LINE_READING) {
+    const char *lf = memchr(data + i, '\n', len - i);
+    size_t take = lf ? (size_t)(lf - (data + i)) : len - i;
+    if (p->line.len + take > p->limits.max_header_bytes)
+      take = 0; /* the header limit will fire; do not buffer without bound */
+    if (wp_buf_append(&p->line, data + i, take) != 0)
+      return WP_ENOMEM;
+    if (lf == NULL)
+      return 0;
     p->line_state = LINE_DONE;
-  return 0;
+    p->fields_state = FIELDS_READING;
+    p->fields_line_start = true;
+    p->fields_saw_cr = false;
+    i = (size_t)(lf - data) + 1;
+  }
+  return scan_fields(p, data + i, len - i);
 }
 
 /* RFC 9110 token: what a header name may hold. This build of http-parser
@@ -281,7 +333,8 @@ static int on_headers_complete(http_parser *hp) {
   p->keep_alive = http_should_keep_alive(hp) && !hp->upgrade;
   bool body_expected = chunked || ((hp->flags & F_CONTENTLENGTH) && hp->content_length > 0);
   p->continue_pending = expect_continue && body_expected;
-  return 0;
+  p->chunked_body = chunked;
+  return chunked ? 1 : 0; /* 1: "no body" to http-parser; chunked.c reads it */
 }
 
 static int on_body(http_parser *hp, const char *at, size_t len) {
@@ -407,8 +460,8 @@ static int push_request(wp_http_parser *p, wp_request *req) {
   return 0;
 }
 
-static int on_message_complete(http_parser *hp) {
-  wp_http_parser *p = hp->data;
+/* The message is whole: queue it and get ready for the next one. */
+static int finish_message(wp_http_parser *p) {
   wp_request *req = NULL;
   int rc = build_request(p, &req);
   if (rc == WP_EBAD_REQUEST)
@@ -423,11 +476,30 @@ static int on_message_complete(http_parser *hp) {
   p->in_request = false;
   p->continue_pending = false;
   p->line_state = LINE_WAIT;
-  /* Stop after every message, so feed knows where the next one starts (for
-   * its request line). After a request that is not kept alive, whatever
-   * follows is discarded: http-parser would call it an error, but the
-   * client did nothing we must answer. */
+  p->fields_state = FIELDS_WAIT;
+  p->chunked_body = false;
+  p->in_chunked = false;
+  /* After a request that is not kept alive, whatever follows is discarded:
+   * http-parser would call it an error, but the client did nothing we must
+   * answer. */
   p->closed = !req->keep_alive;
+  return 0;
+}
+
+static int on_message_complete(http_parser *hp) {
+  wp_http_parser *p = hp->data;
+  if (p->chunked_body) {
+    /* Only the head is done; the body is the decoder's (see feed). */
+    size_t left = p->limits.max_header_bytes - p->header_bytes;
+    if (p->header_bytes > p->limits.max_header_bytes)
+      left = 0;
+    wp__chunked_init(&p->chunked, p->limits.max_body_bytes, left);
+    p->in_chunked = true;
+  } else if (finish_message(p) != 0) {
+    return -1;
+  }
+  /* Stop after every message (or head of a chunked one), so feed knows
+   * where the next bytes start. */
   http_parser_pause(hp, 1);
   return 0;
 }
@@ -472,22 +544,47 @@ void wp_http_parser_destroy(wp_http_parser *p) {
   free(p);
 }
 
+/* Hands the bytes at data to the chunked decoder; 0, or the sticky error. */
+static int feed_chunked(wp_http_parser *p, const char *data, size_t len, size_t *used) {
+  *used = wp__chunked_decode(&p->chunked, data, len, &p->body);
+  if (p->chunked.error != 0) {
+    set_error(p, p->chunked.error, p->chunked.message);
+    return p->error;
+  }
+  if (p->chunked.done) {
+    p->callback_error = 0;
+    if (finish_message(p) != 0) {
+      p->error = p->callback_error; /* fail() already wrote the message */
+      return p->error;
+    }
+  }
+  return 0;
+}
+
 int wp_http_parser_feed(wp_http_parser *p, const char *data, size_t len) {
   if (p->error != 0)
     return p->error;
   size_t off = 0;
   enum http_errno hpe = HPE_OK;
   while (off < len && !p->closed) {
-    if (capture_request_line(p, data + off, len - off) != 0) {
-      set_error(p, WP_ENOMEM, "out of memory");
-      return p->error;
+    if (p->in_chunked) {
+      size_t used;
+      if (feed_chunked(p, data + off, len - off, &used) != 0)
+        return p->error;
+      off += used;
+      continue;
     }
+    int rc = capture_request_line(p, data + off, len - off);
+    if (rc == WP_ENOMEM)
+      set_error(p, WP_ENOMEM, "out of memory");
+    if (rc != 0)
+      return p->error;
     p->callback_error = 0;
     off += http_parser_execute(&p->hp, &settings, data + off, len - off);
     hpe = HTTP_PARSER_ERRNO(&p->hp);
     if (hpe != HPE_PAUSED)
       break;
-    http_parser_pause(&p->hp, 0); /* a message ended at off */
+    http_parser_pause(&p->hp, 0); /* a message (or a chunked head) ended at off */
     hpe = HPE_OK;
   }
   if (hpe == HPE_OK)

@@ -62,6 +62,22 @@ static json_t *string_lossy(const char *text) {
   return s;
 }
 
+int wp_name_text(wp_buf *out, const char *name, size_t len) {
+  /* jansson's own UTF-8 check; a NUL would end the message early. */
+  json_t *probe = memchr(name, 0, len) == NULL ? json_stringn(name, len) : NULL;
+  if (probe != NULL) {
+    json_decref(probe);
+    return wp_buf_append(out, name, len) == 0 ? 0 : WP_ENOMEM;
+  }
+  if (wp_buf_append_str(out, "0x") != 0)
+    return WP_ENOMEM;
+  for (size_t i = 0; i < len; i++) {
+    if (wp_buf_appendf(out, "%02x", (unsigned char)name[i]) != 0)
+      return WP_ENOMEM;
+  }
+  return 0;
+}
+
 int wp_json_error_body(wp_buf *out, int code, const char *message) {
   json_t *inner = json_object();
   json_t *outer = json_object();

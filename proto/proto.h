@@ -238,7 +238,8 @@ const char *wp_endpoint_name(wp_endpoint ep);
  * not starting with '.' (the daemon stores modules as files named after
  * them; this also rules out "." and ".."). Export names: any bytes, any length the header limit
  * allows, including empty (WebAssembly allows "" as an export name). */
-#define WP_NAME_MAX 128
+#define WP_NAME_MAX  128
+#define WP_NAME_RULE "1..128 bytes of [A-Za-z0-9._-], not starting with '.'"
 bool wp_name_valid(const char *name, size_t len);
 
 /* A routed request. Parameters are percent-decoded copies owned by the
@@ -350,6 +351,12 @@ int wp_json_load(const char *data, size_t len, json_t **out, char *why, size_t w
 
 /* The JSON error body {"error":{"code":..,"message":..}} appended to out. */
 int wp_json_error_body(wp_buf *out, int code, const char *message);
+
+/* Appends a WebAssembly name (bytes on the wire) as text for a JSON answer
+ * or an error message: the name itself when it is valid UTF-8 with no NUL,
+ * else "0x" and the hex of its bytes, so no name is ever shown lossily.
+ * WP_ENOMEM. */
+int wp_name_text(wp_buf *out, const char *name, size_t len);
 
 /* An error body as decoded by a client. */
 typedef struct wp_api_error {

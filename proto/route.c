@@ -319,11 +319,11 @@ int wp_route_match(wp_method method, const char *path, size_t path_len, wp_route
   for (size_t j = 0; j < count && rc == 0; j++) {
     if (shape->kinds[j] == P_MODULE && !wp_name_valid(storage.data + off[j], len[j])) {
       rc = WP_EBAD_REQUEST;
-      out->why = "module name must be 1..128 bytes of [A-Za-z0-9._-], not starting with '.'";
+      out->why = "module name must be " WP_NAME_RULE;
     }
     if (shape->kinds[j] == P_INSTANCE && !wp_name_valid(storage.data + off[j], len[j])) {
       rc = WP_EBAD_REQUEST;
-      out->why = "instance id must be 1..128 bytes of [A-Za-z0-9._-], not starting with '.'";
+      out->why = "instance id must be " WP_NAME_RULE;
     }
   }
   size_t rest_off = 0, rest_decoded = 0;

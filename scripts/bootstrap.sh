@@ -16,6 +16,7 @@ packages=(
   clang-format
   nginx-light               # the nginx proxy test and the comparison ceiling
   strace                    # the systemd unit's syscall-filter test
+  systemd                   # systemd-analyze: the unit and syscall-filter tests
 )
 
 missing=()

@@ -7,7 +7,8 @@
 #   scripts/test.sh --no-fuzz    skip the fuzz pass
 #   FUZZ_SECONDS=N               seconds per fuzz target (default 10)
 #
-# Exits non-zero when any test fails. Long runs live elsewhere:
+# Exits non-zero when any test fails, and when a test skipped that is not in
+# tests/skips.allow (every skip is printed at the end). Long runs live elsewhere:
 # scripts/fuzz.sh --seconds 600, scripts/soak.sh --minutes N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,17 @@ if [ "$sanitize" = ON ]; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:-allow_user_segv_handler=1:detect_leaks=1:abort_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 fi
-ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
+# The JUnit report records which tests skipped, and (with the passed-output
+# limit raised) the unittest cases that skipped inside a passing test.
+junit="$PWD/$build_dir/Testing/junit.xml"
+ctest_rc=0
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" \
+      --output-junit "$junit" --test-output-size-passed 1048576 || ctest_rc=$?
+skips_rc=0
+python3 scripts/check_skips.py "$junit" tests/skips.allow || skips_rc=$?
+if [ "$ctest_rc" -ne 0 ] || [ "$skips_rc" -ne 0 ]; then
+  exit 1
+fi
 
 if [ "$fuzz" = 1 ]; then
   # Every libFuzzer target for a few seconds on top of its seed corpus; the

@@ -362,3 +362,56 @@ Test(memory_pool, no_image_cold_when_no_warm_slots) {
   cr_assert(faults(base), "a cold slot keeps nothing accessible");
   wp_pool_destroy(pool);
 }
+
+/* Issue 12 item 4: max_committed_bytes caps the accessible bytes of every
+ * memory in use together: a grow or an acquire past it fails with
+ * WP_ELIMIT and changes nothing; a release gives the bytes back. */
+Test(memory_pool, committed_memory_budget) {
+  wp_pool_config cfg;
+  test_config(&cfg, 4);
+  cfg.max_committed_bytes = 3 * MIB;
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {.image = NULL, .initial_bytes = 1 * MIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot a, b, c;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &a), 0);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &b), 0);
+  wp_pool_stats st;
+  wp_pool_get_stats(pool, &st);
+  cr_assert_eq(st.committed_bytes, 2 * MIB);
+  cr_assert_eq(st.max_committed_bytes, 3 * MIB);
+
+  cr_assert_eq(wp_memory_grow(pool, &a, 2 * MIB), 0, "up to the budget");
+  cr_assert_eq(wp_memory_grow(pool, &b, 2 * MIB), WP_ELIMIT, "past it");
+  cr_assert_eq(b.accessible_bytes, 1 * MIB, "a refused grow changes nothing");
+  cr_assert_eq(wp_memory_acquire(pool, &req, &c), WP_ELIMIT, "an acquire past it");
+  wp_pool_get_stats(pool, &st);
+  cr_assert_eq(st.committed_bytes, 3 * MIB);
+  cr_assert_eq(st.budget_refusals, 2);
+  cr_assert_eq(st.memories.in_use, 2, "the refused acquire took no slot");
+
+  wp_memory_release(pool, &a);
+  cr_assert_eq(wp_memory_grow(pool, &b, 3 * MIB), 0, "released bytes are free again");
+  b.base[3 * MIB - 1] = 1; /* and really accessible */
+  wp_memory_release(pool, &b);
+  wp_pool_get_stats(pool, &st);
+  cr_assert_eq(st.committed_bytes, 0);
+  wp_pool_destroy(pool);
+}
+
+Test(memory_pool, committed_memory_counted_without_budget) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {.image = NULL, .initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot a;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &a), 0);
+  cr_assert_eq(wp_memory_grow(pool, &a, 4 * MIB), 0);
+  wp_pool_stats st;
+  wp_pool_get_stats(pool, &st);
+  cr_assert_eq(st.committed_bytes, 4 * MIB);
+  cr_assert_eq(st.max_committed_bytes, 0);
+  wp_memory_release(pool, &a);
+  wp_pool_get_stats(pool, &st);
+  cr_assert_eq(st.committed_bytes, 0);
+  wp_pool_destroy(pool);
+}

@@ -242,6 +242,7 @@ static const char every_key[] = "[pool]\n"
                                 "max_unused_warm_slots = 5\n"
                                 "decommit_batch_size = 16\n"
                                 "decommit_in_background = true\n"
+                                "max_committed_memory = \"1GiB\"\n"
                                 "[server]\n"
                                 "socket_path = \"/tmp/a \\\"b\\\"\\\\c.sock\"\n"
                                 "socket_mode = \"600\"\n"
@@ -288,6 +289,7 @@ Test(config, every_key_is_read) {
   cr_expect_eq(cfg.pool.guard_before, false);
   cr_expect_eq(cfg.pool.table_elements, 500);
   cr_expect_eq(cfg.pool.max_instance_bytes, 2 * MIB);
+  cr_expect_eq(cfg.pool.max_committed_bytes, 1024 * MIB);
   cr_expect_eq(cfg.pool.keep_resident_bytes, 8 * KIB);
   cr_expect_eq(cfg.pool.table_keep_resident_bytes, 4 * KIB);
   cr_expect_eq(cfg.pool.max_unused_warm_slots, 5);
@@ -617,11 +619,11 @@ Test(config, dump_has_every_key) {
   for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
     cr_expect_not_null(strstr(text, expected[i]), "missing %s in:\n%s", expected[i], text);
   /* Every line is a comment, a table header, a "key = value" or empty:
-   * count the keys. 13 pool + 15 server + 14 runtime + 2 log. */
+   * count the keys. 14 pool + 15 server + 14 runtime + 2 log. */
   size_t keys = 0;
   for (const char *p = text; (p = strstr(p, " = ")) != NULL; p += 3)
     keys++;
-  cr_expect_eq(keys, 44, "%zu keys in:\n%s", keys, text);
+  cr_expect_eq(keys, 45, "%zu keys in:\n%s", keys, text);
   free(text);
   wp_config_free(&cfg);
 }

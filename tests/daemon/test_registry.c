@@ -46,16 +46,16 @@ static bool file_exists(const char *name) {
 TestSuite(registry, .init = make_dir, .fini = remove_dir);
 
 Test(registry, names) {
-  cr_assert(wp_registry_name_valid("add", 3));
-  cr_assert(wp_registry_name_valid("a.b-c_D9", 8));
-  cr_assert_not(wp_registry_name_valid("", 0));
-  cr_assert_not(wp_registry_name_valid(".hidden", 7));
-  cr_assert_not(wp_registry_name_valid("a/b", 3));
-  cr_assert_not(wp_registry_name_valid("a\0b", 3));
+  cr_assert(wp_name_valid("add", 3));
+  cr_assert(wp_name_valid("a.b-c_D9", 8));
+  cr_assert_not(wp_name_valid("", 0));
+  cr_assert_not(wp_name_valid(".hidden", 7));
+  cr_assert_not(wp_name_valid("a/b", 3));
+  cr_assert_not(wp_name_valid("a\0b", 3));
   char long_name[200];
   memset(long_name, 'x', sizeof long_name);
-  cr_assert(wp_registry_name_valid(long_name, 128));
-  cr_assert_not(wp_registry_name_valid(long_name, 129));
+  cr_assert(wp_name_valid(long_name, 128));
+  cr_assert_not(wp_name_valid(long_name, 129));
 }
 
 Test(registry, deploy_get_list_remove_and_files) {
@@ -161,5 +161,96 @@ Test(registry, reload_restores_what_was_deployed) {
   cr_assert_eq(wp_registry_get(reg, "orphan", 6, &mod, NULL), WP_ENO_MODULE);
   free(wasm);
   wp_registry_destroy(reg);
+  wp_runtime_destroy(rt);
+}
+
+/* Issue 12 item 2: a delete whose files cannot be removed leaves the module
+ * deployed, in memory and on disk, and names the file that failed. Root
+ * ignores directory permissions, so the failure is a directory standing
+ * where a file is expected (unlink says EISDIR). */
+static void put_dir_in_place_of(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  cr_assert_eq(unlink(path), 0);
+  cr_assert_eq(mkdir(path, 0700), 0);
+}
+
+static void take_dir_away(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  rmdir(path);
+}
+
+static wp_registry *registry_with_add(wp_runtime *rt) {
+  wp_registry *reg;
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_create(rt, dir, &reg, &err), 0, "%s", err.message);
+  size_t len;
+  uint8_t *wasm = read_example("add.wasm", &len);
+  bool replaced;
+  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, &replaced, NULL, &err), 0, "%s",
+               err.message);
+  free(wasm);
+  return reg;
+}
+
+Test(registry, remove_keeps_module_when_manifest_cannot_go) {
+  wp_runtime *rt = test_runtime();
+  wp_registry *reg = registry_with_add(rt);
+  put_dir_in_place_of("add.json");
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_remove(reg, "add", 3, &err), WP_EIO);
+  cr_assert(strstr(err.message, "add.json") != NULL, "names the manifest: %s", err.message);
+  wp_module *mod;
+  cr_assert_eq(wp_registry_get(reg, "add", 3, &mod, NULL), 0, "still deployed in memory");
+  wp_module_release(mod);
+  cr_assert(file_exists("add.wasm"), "the binary was not touched");
+  take_dir_away("add.json");
+  wp_registry_destroy(reg);
+  wp_runtime_destroy(rt);
+}
+
+Test(registry, remove_rolls_back_when_binary_cannot_go) {
+  wp_runtime *rt = test_runtime();
+  wp_registry *reg = registry_with_add(rt);
+  char path[512];
+  snprintf(path, sizeof path, "%s/add.json", dir);
+  struct stat before;
+  cr_assert_eq(stat(path, &before), 0);
+  put_dir_in_place_of("add.wasm");
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_remove(reg, "add", 3, &err), WP_EIO);
+  cr_assert(strstr(err.message, "add.wasm") != NULL, "names the binary: %s", err.message);
+  wp_module *mod;
+  cr_assert_eq(wp_registry_get(reg, "add", 3, &mod, NULL), 0, "still deployed in memory");
+  wp_module_release(mod);
+  struct stat after;
+  cr_assert_eq(stat(path, &after), 0, "the manifest was written back");
+  cr_assert_eq(after.st_size, before.st_size);
+  /* Once the obstacle is gone the same delete goes through. */
+  take_dir_away("add.wasm");
+  cr_assert_eq(wp_registry_remove(reg, "add", 3, &err), 0, "%s", err.message);
+  cr_assert_not(file_exists("add.json"));
+  cr_assert_eq(wp_registry_get(reg, "add", 3, &mod, NULL), WP_ENO_MODULE);
+  wp_registry_destroy(reg);
+  wp_runtime_destroy(rt);
+}
+
+/* Issue 12 item 7: a second registry (daemon) on the same module_dir is
+ * refused with a message naming the directory and the holder's pid; the
+ * directory is free again once the first one is gone. */
+Test(registry, module_dir_is_locked_while_in_use) {
+  wp_runtime *rt = test_runtime();
+  wp_registry *first, *second = NULL;
+  wp_error err = {0};
+  cr_assert_eq(wp_registry_create(rt, dir, &first, &err), 0, "%s", err.message);
+  cr_assert_eq(wp_registry_create(rt, dir, &second, &err), WP_ECONFLICT);
+  cr_assert(strstr(err.message, dir) != NULL, "names the directory: %s", err.message);
+  char pid[32];
+  snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+  cr_assert(strstr(err.message, pid) != NULL, "names the holder: %s", err.message);
+  wp_registry_destroy(first);
+  cr_assert_eq(wp_registry_create(rt, dir, &second, &err), 0, "%s", err.message);
+  wp_registry_destroy(second);
   wp_runtime_destroy(rt);
 }

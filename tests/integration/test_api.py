@@ -117,6 +117,13 @@ class Api(unittest.TestCase):
         self.assertEqual((resp.status, resp.error_code()), (404, "unknown_export"))
         resp = d.call("trap", "memory", [])
         self.assertEqual(resp.error_code(), "unknown_export", "a memory is not callable")
+        # Issue 12 item 9: a name that is not UTF-8 is quoted as 0x + hex,
+        # as promised in API.md (it used to come back as "??").
+        resp = d.request("POST", "/v1/modules/add/call/a%FF%FEb", body={"args": []})
+        self.assertEqual((resp.status, resp.error_code()), (404, "unknown_export"))
+        self.assertIn("0x61fffe62", resp.json()["error"]["message"])
+        resp = d.request("POST", "/v1/modules/add/call/caf%C3%A9", body={"args": []})
+        self.assertIn("caf\u00e9", resp.json()["error"]["message"], "UTF-8 stays text")
         resp = d.request("GET", "/v2/nothing")
         self.assertEqual((resp.status, resp.error_code()), (404, "not_found"))
         resp = d.request("PATCH", "/v1/modules/add")
@@ -154,6 +161,17 @@ class Api(unittest.TestCase):
         resp = d.call("trap", "spin", [], headers={"X-Wasmpool-Deadline-Ms": "99999999"})
         self.assertEqual((resp.status, resp.error_code()), (422, "limit_exceeded"))
         self.assertEqual(d.call("add", "add", [1, 1]).json(), {"results": [2]})
+        # Issue 12 item 9: only digits (strtoull alone took a sign and
+        # leading blanks); '+' in a query is a space, %2B a plus.
+        for query in ("%2B5", "+5", "%205", "5%20", "0x5", "", "18446744073709551616"):
+            resp = d.request("POST", "/v1/modules/add/call/add?deadline_ms=" + query,
+                             body={"args": [1, 1]})
+            if query == "":
+                self.assertEqual(resp.status, 200, "an empty value is no deadline")
+                continue
+            self.assertEqual((resp.status, resp.error_code()), (400, "bad_request"), query)
+        resp = d.call("add", "add", [1, 1], headers={"X-Wasmpool-Deadline-Ms": "+5"})
+        self.assertEqual((resp.status, resp.error_code()), (400, "bad_request"))
 
     # ---- instances -------------------------------------------------------
 

@@ -92,6 +92,23 @@ class Cli(unittest.TestCase):
         out = d.cli("run", "hello")
         self.assertEqual((out.returncode, out.stdout), (0, b"hello, world\n"))
 
+    def test_run_exit_codes_the_shell_can_read(self):
+        # Issue 12 item 8: the shell keeps an exit status modulo 256, so
+        # proc_exit(256) must not read as success. 0..255 pass through;
+        # anything else exits 255 (documented in the CLI's help and API.md).
+        d = self.d
+        for code, want in ((7, 7), (255, 255), (256, 255), (512, 255), (65536, 255),
+                           (-1, 255), (0, 0)):
+            wasm = wp_harness.wat2wasm(
+                '(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
+                ' (memory (export "memory") 1)'
+                ' (func (export "_start") (call $exit (i32.const %d))))' % code)
+            name = "exit%d" % (code & 0xffffffff)
+            resp = d.request("PUT", "/v1/modules/" + name, body=wasm)
+            self.assertIn(resp.status, (200, 201), resp)
+            out = d.cli("run", name, "-n")
+            self.assertEqual(out.returncode, want, "proc_exit(%d): %r" % (code, out.stderr))
+
     @unittest.skipUnless(shutil.which("clang"), "clang (wasm32-wasi) is not installed")
     def test_run_nonzero_exit_and_stderr(self):
         import base64
@@ -166,6 +183,50 @@ class DaemonCommandLine(unittest.TestCase):
             self.assertIn(b"workerz", out.stderr)
             out = self.wasmpoold("--config", bad)
             self.assertEqual(out.returncode, 1, "a bad config stops start-up")
+        finally:
+            d.cleanup()
+
+    def test_check_config_refuses_what_cannot_start_or_deploy(self):
+        # Issue 12 item 9: these parse, but the daemon would not start
+        # (guard too small) or could not deploy (no compiler, cache_dir a
+        # file); --check-config says so, file:line: key, and exits 1.
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            a_file = os.path.join(tmp, "a-file")
+            open(a_file, "w").close()
+            cases = (
+                ('[pool]\nmax_memory_size = "64MiB"\nguard_size = "64KiB"\n',
+                 b"t.toml:3: pool.guard_size: "),
+                ('[runtime]\ntoolroot = "/nonexistent/root"\n', b"t.toml:2: runtime.toolroot: "),
+                ('[runtime]\ntcc = "/nonexistent/tcc"\n', b"t.toml:2: runtime.tcc: "),
+                ('[runtime]\ncc = "no-such-cc-wasmpool"\n', b"t.toml:2: runtime.cc: "),
+                ('[runtime]\ncache_dir = "%s"\n' % a_file,
+                 b"t.toml:2: runtime.cache_dir: %s exists and is not a directory" %
+                 a_file.encode()),
+                ('[runtime]\nmodule_dir = "%s/sub"\n' % a_file,
+                 b"t.toml:2: runtime.module_dir: cannot be created"),
+            )
+            path = os.path.join(tmp, "t.toml")
+            for text, message in cases:
+                with open(path, "w") as f:
+                    f.write(text)
+                out = self.wasmpoold("--check-config", path)
+                self.assertEqual(out.returncode, 1, text)
+                self.assertIn(message, out.stderr, text)
+            with open(path, "w") as f:
+                f.write('[runtime]\ncache_dir = "%s/cache"\n' % tmp)
+            out = self.wasmpoold("--check-config", path)
+            self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_socket_in_missing_directory(self):
+        # libuv reports bind() in a missing directory as EACCES.
+        d = Daemon()
+        try:
+            d.write_config()
+            out = self.wasmpoold("--config", d.config, "--socket", "/nonexistent-wp/dir/wp.sock")
+            self.assertEqual(out.returncode, 1)
+            self.assertIn(b"/nonexistent-wp/dir, does not exist", out.stderr)
+            self.assertNotIn(b"permission denied", out.stderr)
         finally:
             d.cleanup()
 

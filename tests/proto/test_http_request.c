@@ -448,3 +448,85 @@ Test(http_request, destroy_with_queued_requests_does_not_leak) {
   cr_assert_eq(wp_http_parser_pending(p), 2);
   wp_http_parser_destroy(p);
 }
+
+/* Issue 12 item 3: framing errors are 400 at once, whatever the split. The
+ * chunked body is decoded by our own strict decoder and the head is checked
+ * for obs-fold and lone CRs, because Debian's http-parser is built with
+ * HTTP_PARSER_STRICT=0 and lets each of these through. */
+#define TE_CHUNKED "POST /v1/modules/m/call/f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+static const char *const framing_errors[] = {
+    TE_CHUNKED "e\r\n{\"args\":[1,2]}XY0\r\n\r\n", /* no CRLF after the data */
+    TE_CHUNKED "e\r\n{\"args\":[1,2]}\nGET /hidden HTTP/1.1\r\n\r\n0\r\n\r\n", /* bare LF */
+    TE_CHUNKED "e\r\n{\"args\":[1,2]}\rX0\r\n\r\n",                            /* CR only */
+    TE_CHUNKED "e\n{\"args\":[1,2]}\r\n0\r\n\r\n", /* bare LF after the size */
+    TE_CHUNKED "0\r\n\n",                          /* bare LF ending the body */
+    TE_CHUNKED "0\r\nX-T: 1\n\r\n",                /* bare LF ending a trailer */
+    TE_CHUNKED "-5\r\nhello\r\n0\r\n\r\n",         /* not a size */
+    TE_CHUNKED " 5\r\nhello\r\n0\r\n\r\n",
+    TE_CHUNKED "0x5\r\nhello\r\n0\r\n\r\n",
+    TE_CHUNKED "5 x\r\nhello\r\n0\r\n\r\n",
+    TE_CHUNKED "\r\nhello\r\n0\r\n\r\n",                  /* empty size */
+    TE_CHUNKED "10000000000000005\r\nhello\r\n0\r\n\r\n", /* overflows 64 bits */
+    TE_CHUNKED "5;\x01\r\nhello\r\n0\r\n\r\n",            /* control byte in an ext */
+    TE_CHUNKED "0\r\nno colon\r\n\r\n",                   /* bad trailer */
+    /* obs-fold: a header line that starts with whitespace continues the
+     * previous one for some readers and is a new header for others. */
+    "GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
+    "POST / HTTP/1.1\r\nX-A: a\r\n\tTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+    "GET / HTTP/1.1\r\n X-A: a\r\n\r\n",
+    /* A CR that does not end a line. */
+    "GET / HTTP/1.1\r\nX-A: a\rTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+};
+
+Test(http_request, framing_errors_are_bad_request_at_once) {
+  for (size_t i = 0; i < sizeof(framing_errors) / sizeof(framing_errors[0]); i++) {
+    const char *text = framing_errors[i];
+    size_t len = strlen(text);
+    /* Fed whole, and fed byte by byte: the error comes at the latest with
+     * the last byte, never as "need more input". */
+    char message[200];
+    int rc = error_of(text, message, sizeof(message));
+    cr_assert_eq(rc, WP_EBAD_REQUEST, "case %zu (%s): rc %d", i, text, rc);
+    cr_assert_str_neq(message, "", "case %zu has no message", i);
+    wp_http_parser *p;
+    cr_assert_eq(wp_http_parser_create(NULL, &p), 0);
+    int last = 0;
+    for (size_t at = 0; at < len && last == 0; at++)
+      last = wp_http_parser_feed(p, text + at, 1);
+    cr_assert_eq(last, WP_EBAD_REQUEST, "case %zu byte by byte: rc %d", i, last);
+    wp_request *r;
+    cr_assert_eq(wp_http_parser_next(p, &r), WP_EBAD_REQUEST, "case %zu: no request", i);
+    wp_http_parser_destroy(p);
+  }
+}
+
+Test(http_request, strict_chunked_still_takes_what_is_valid) {
+  const char *text = TE_CHUNKED "5;name=value;x=\"q s\"\r\nhello\r\n"
+                                "6\r\n world\r\n"
+                                "0\r\nX-Trailer: 1\r\n\r\n"
+                                "GET /next HTTP/1.1\r\n\r\n";
+  size_t len = strlen(text);
+  for (size_t piece = 1; piece <= len; piece++) {
+    wp_http_parser *p;
+    cr_assert_eq(wp_http_parser_create(NULL, &p), 0);
+    for (size_t at = 0; at < len; at += piece) {
+      size_t n = len - at < piece ? len - at : piece;
+      cr_assert_eq(wp_http_parser_feed(p, text + at, n), 0, "piece %zu at %zu", piece, at);
+    }
+    wp_request *r;
+    cr_assert_eq(wp_http_parser_next(p, &r), 1, "piece %zu", piece);
+    cr_assert_eq(r->body_len, 11);
+    cr_assert_str_eq(r->body, "hello world");
+    cr_assert(r->chunked);
+    cr_assert(r->keep_alive);
+    wp_request_destroy(r);
+    cr_assert_eq(wp_http_parser_next(p, &r), 1, "piece %zu: the next request", piece);
+    cr_assert_str_eq(r->path, "/next");
+    wp_request_destroy(r);
+    cr_assert_eq(wp_http_parser_next(p, &r), 0);
+    cr_assert_not(wp_http_parser_in_request(p));
+    wp_http_parser_destroy(p);
+  }
+}

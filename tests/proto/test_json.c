@@ -185,3 +185,24 @@ Test(json, base64) {
   wp_buf_free(&enc);
   wp_buf_free(&out);
 }
+
+/* Issue 12 item 9: names that are not UTF-8 are shown as 0x + hex. */
+Test(json, name_text_is_utf8_or_hex) {
+  wp_buf out;
+  wp_buf_init(&out);
+  cr_assert_eq(wp_name_text(&out, "caf\xc3\xa9", 5), 0);
+  cr_assert_eq(out.len, 5);
+  cr_assert_eq(memcmp(out.data, "caf\xc3\xa9", 5), 0);
+  wp_buf_reset(&out);
+  cr_assert_eq(wp_name_text(&out,
+                            "a\xff\xfe"
+                            "b",
+                            4),
+               0);
+  cr_assert_eq(out.len, 10);
+  cr_assert_eq(memcmp(out.data, "0x61fffe62", 10), 0);
+  wp_buf_reset(&out);
+  cr_assert_eq(wp_name_text(&out, "a\0b", 3), 0, "a NUL would cut a message short");
+  cr_assert_eq(memcmp(out.data, "0x610062", 8), 0);
+  wp_buf_free(&out);
+}
