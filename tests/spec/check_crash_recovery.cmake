@@ -8,9 +8,20 @@
 # line 6 is a module that line 7 uses. --crash-at-line makes the child abort
 # at that command.
 
+# A private TMPDIR: the runner must leave nothing in it, not even the
+# wast2json directory of a child that was killed.
+set(tmp ${CMAKE_CURRENT_BINARY_DIR}/crash_recovery_tmp)
+file(REMOVE_RECURSE ${tmp})
+file(MAKE_DIRECTORY ${tmp})
+set(ENV{TMPDIR} ${tmp})
+
 function(run_case line expect_total expect_line_regex)
   execute_process(COMMAND ${SPEC} --crash-at-line ${line} ${WAST}
                   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  file(GLOB left ${tmp}/*)
+  if(left)
+    message(FATAL_ERROR "crash at line ${line}: left behind in TMPDIR: ${left}")
+  endif()
   if(NOT rc EQUAL 1)
     message(FATAL_ERROR "crash at line ${line}: exit ${rc}, expected 1\n${out}${err}")
   endif()
@@ -39,3 +50,4 @@ execute_process(COMMAND ${SPEC} ${WAST} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT out MATCHES "\n6 passed, 1 failed, 0 skipped\n")
   message(FATAL_ERROR "no crash: unexpected total\n${out}")
 endif()
+file(REMOVE_RECURSE ${tmp})

@@ -194,8 +194,12 @@ static int run_forked(const wp_spec_run_options *base, const wp_runtime_config *
   int rc;
   for (;;) {
     progress->command = SIZE_MAX;
+    progress->tempdir[0] = '\0';
     int died;
     rc = run_child(&opts, cfg, path, report, stats, &died);
+    /* A child killed by a signal left its wast2json directory behind. */
+    if (progress->tempdir[0] != '\0' && !opts.keep_temp)
+      wp_spec_tempdir_remove(progress->tempdir);
     if (rc != 0 || died == 0)
       break;
     size_t at = progress->command;

@@ -811,6 +811,8 @@ int wp_spec_run_file(const wp_spec_run_options *opts, const char *wast_path, wp_
     fail(&fr, &whole, "cannot create a temp directory");
     return 0;
   }
+  if (opts->progress != NULL)
+    snprintf(opts->progress->tempdir, sizeof opts->progress->tempdir, "%s", fr.dir);
   FILE *devnull = fopen("/dev/null", "w");
   int rc = wp_linker_create(&fr.linker);
   if (rc != 0) {
@@ -864,5 +866,7 @@ int wp_spec_run_file(const wp_spec_run_options *opts, const char *wast_path, wp_
     fprintf(opts->out, "kept %s\n", fr.dir);
   else
     wp_spec_tempdir_remove(fr.dir);
+  if (opts->progress != NULL)
+    opts->progress->tempdir[0] = '\0';
   return 0;
 }

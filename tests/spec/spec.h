@@ -247,6 +247,9 @@ typedef struct wp_spec_progress {
   size_t command; /* index into "commands"; SIZE_MAX before the first */
   int line;
   char label[320]; /* "assert_return invoke \"f\"" */
+  /* The child's wast2json directory ("" when none), which a child killed by
+   * a signal cannot remove itself. */
+  char tempdir[4096];
 } wp_spec_progress;
 
 /* Statistics beyond the report's counters, for the per-file line. */

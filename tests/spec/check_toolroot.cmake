@@ -1,0 +1,48 @@
+# check_toolroot.cmake — the Debian 13 tool root that scripts/toolroot.sh
+# made: every tool the build and the runner use starts through the root's
+# loader and is the wabt version VERSIONS records.
+#
+#   cmake -DROOT=<WP_TOOLROOT> -P this
+get_filename_component(top ${ROOT} DIRECTORY)
+set(versions_file ${top}/VERSIONS)
+if(NOT EXISTS ${versions_file})
+  message(FATAL_ERROR "${versions_file} is missing: run scripts/toolroot.sh")
+endif()
+file(STRINGS ${versions_file} lines)
+set(wabt_version "")
+foreach(line ${lines})
+  if(line MATCHES "^wabt ([0-9.]+)")
+    set(wabt_version ${CMAKE_MATCH_1})
+  endif()
+endforeach()
+foreach(pkg wabt libc6 libstdc++6 libgcc-s1 libssl3t64 libsimde-dev)
+  set(found FALSE)
+  foreach(line ${lines})
+    string(FIND "${line}" "${pkg} " at)
+    if(at EQUAL 0)
+      set(found TRUE)
+    endif()
+  endforeach()
+  if(NOT found)
+    message(FATAL_ERROR "VERSIONS has no line for ${pkg}:\n${lines}")
+  endif()
+endforeach()
+if(NOT wabt_version VERSION_EQUAL 1.0.36)
+  message(FATAL_ERROR "VERSIONS records wabt '${wabt_version}', expected 1.0.36")
+endif()
+set(libpath ${ROOT}/usr/lib/x86_64-linux-gnu)
+foreach(tool wasm2c wast2json wat2wasm wasm-validate)
+  execute_process(COMMAND ${libpath}/ld-linux-x86-64.so.2 --library-path ${libpath}
+                          ${ROOT}/usr/bin/${tool} --version
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0 OR NOT out STREQUAL wabt_version)
+    message(FATAL_ERROR "${tool} through the root's loader: exit ${rc}, '${out}' ${err}")
+  endif()
+endforeach()
+foreach(header wasm-rt.h wasm-rt-exceptions.h simde/wasm/simd128.h)
+  if(NOT EXISTS ${ROOT}/usr/include/${header})
+    message(FATAL_ERROR "${ROOT}/usr/include/${header} is missing")
+  endif()
+endforeach()
+message(STATUS "tool root ${ROOT}: wabt ${wabt_version}, tools run through its loader")
