@@ -199,8 +199,38 @@ int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options
   return 0;
 }
 
+/* See wp_runtime.kept. Returns true when the runtime took the instance. */
+static bool keep_for_imported_tables(wp_instance *inst) {
+  if (!inst->instantiated || inst->mod->info.imported_tables == 0 || inst->kept)
+    return false;
+  wp_runtime *rt = inst->rt;
+  pthread_mutex_lock(&rt->spectest_lock);
+  if (rt->kept_count == rt->kept_capacity) {
+    size_t capacity = rt->kept_capacity ? 2 * rt->kept_capacity : 16;
+    wp_instance **grown = realloc(rt->kept, capacity * sizeof(*grown));
+    if (!grown) {
+      pthread_mutex_unlock(&rt->spectest_lock);
+      return false; /* freed now: its funcrefs in other tables would dangle */
+    }
+    rt->kept = grown;
+    rt->kept_capacity = capacity;
+  }
+  inst->kept = true;
+  rt->kept[rt->kept_count++] = inst;
+  pthread_mutex_unlock(&rt->spectest_lock);
+  return true;
+}
+
+void wp__instances_release_kept(wp_runtime *rt) {
+  for (size_t i = 0; i < rt->kept_count; i++)
+    wp_instance_destroy(rt->kept[i]);
+  free(rt->kept);
+  rt->kept = NULL;
+  rt->kept_count = rt->kept_capacity = 0;
+}
+
 void wp_instance_destroy(wp_instance *inst) {
-  if (!inst)
+  if (!inst || keep_for_imported_tables(inst))
     return;
   if (inst->instantiated)
     inst->mod->glue->free_instance(inst->area);

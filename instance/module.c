@@ -286,6 +286,12 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
     return wp__error(err, rc, "%s section, offset %llu: %s", rerr.section,
                      (unsigned long long)rerr.offset, rerr.message);
   }
+  uint32_t disabled = opts ? opts->disabled_features : 0;
+  if (mod->info.uses_memory_index && (disabled & WP_FEATURE_MULTI_MEMORY)) {
+    wp_module_release(mod);
+    return wp__error(err, WP_EMALFORMED,
+                     "code section: zero byte expected (a memory index needs multi-memory)");
+  }
   char why[160];
   if (uses_unsupported(&mod->info, why, sizeof(why))) {
     wp_module_release(mod);

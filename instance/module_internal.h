@@ -53,6 +53,7 @@ struct wp_instance {
   bool wasi_ready;
   bool instantiated;
   bool poisoned;
+  bool kept; /* held by the runtime until it goes (wp_runtime.kept) */
   int exit_code;
 };
 
@@ -65,6 +66,9 @@ void wp__spectest_release(wp_runtime *rt);
 /* linker.c: the export of a registered instance that satisfies imp. */
 bool wp__linker_resolve(const struct wp_linker *linker, const wp__module_info *info,
                         const wp__import *imp, wp_glue_import *out);
+
+/* instance.c: destroys the instances the runtime kept (runtime destroy). */
+void wp__instances_release_kept(wp_runtime *rt);
 
 /* module.c: the public type of a binary value type byte. */
 wp_valtype wp__public_valtype(uint8_t type);

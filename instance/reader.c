@@ -124,14 +124,17 @@ static int read_limits(parser *p, wp__limits *limits, bool is_memory) {
   int rc = wp__read_u32(rd, &flags);
   if (rc)
     return rc;
-  if (flags > (is_memory ? 7u : 1u))
+  /* Tables take the 64-bit flag too (memory64's table64), never shared. */
+  if (flags > 7u || (!is_memory && (flags & 2)))
     return wp__reader_fail(rd, WP_EMALFORMED, at, "malformed limits flags 0x%x", flags);
   limits->has_max = flags & 1;
   limits->shared = flags & 2;
   limits->is64 = flags & 4;
-  if (limits->is64) {
+  if (limits->is64 && is_memory) {
     p->memory64 = true;
     limit = WP__PAGE_LIMIT_64;
+  } else if (limits->is64) {
+    limit = UINT64_MAX;
   }
   unsigned bits = limits->is64 ? 64 : 32;
   if ((rc = wp__read_leb(rd, bits, false, &limits->min)))
@@ -139,8 +142,9 @@ static int read_limits(parser *p, wp__limits *limits, bool is_memory) {
   if (limits->has_max && (rc = wp__read_leb(rd, bits, false, &limits->max)))
     return rc;
   if (limits->min > limit || (limits->has_max && limits->max > limit))
-    return wp__reader_fail(rd, WP_EINVALID_MODULE, at, "memory size must be at most %llu pages",
-                           (unsigned long long)limit);
+    return wp__reader_fail(rd, WP_EINVALID_MODULE, at, "%s size must be at most %llu%s",
+                           is_memory ? "memory" : "table", (unsigned long long)limit,
+                           is_memory ? " pages" : "");
   if (limits->has_max && limits->min > limits->max)
     return wp__reader_fail(rd, WP_EINVALID_MODULE, at, "size minimum %llu is above maximum %llu",
                            (unsigned long long)limits->min, (unsigned long long)limits->max);
@@ -197,6 +201,8 @@ static int walk_const_expr(parser *p, wp__const_expr *expr, uint32_t *instr_coun
   int rc = wp__walk_expr(&p->rd, &walk);
   if (walk.uses_simd)
     p->info->uses_simd = true;
+  if (walk.uses_memory_index)
+    p->info->uses_memory_index = true;
   if (rc)
     return rc;
   *expr = walk.first;
@@ -530,7 +536,8 @@ static int read_elem_section(parser *p) {
       return rc;
     if (active && table_index >= tables)
       return wp__reader_fail(rd, WP_EINVALID_MODULE, at, "unknown table %u", table_index);
-    if (active && (rc = read_offset_expr(p, false, &expr)))
+    const wp__tabletype *target = active ? wp__module_table(m, table_index) : NULL;
+    if (active && (rc = read_offset_expr(p, target && target->limits.is64, &expr)))
       return rc;
     if (has_kind) {
       size_t kind_at = rd->pos;
@@ -610,6 +617,8 @@ static int read_code_section(parser *p) {
   }
   if (walk.uses_simd)
     m->uses_simd = true;
+  if (walk.uses_memory_index)
+    m->uses_memory_index = true;
   return 0;
 }
 

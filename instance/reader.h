@@ -167,6 +167,9 @@ typedef struct wp__module_info {
   wp__name module_name; /* from the name section; length 0 if absent */
 
   bool uses_simd; /* any v128 type or 0xFD-prefixed instruction */
+  /* A memory.size / grow / copy / fill / init immediate other than one 0x00
+   * byte: a memory index (multi-memory), malformed without it. */
+  bool uses_memory_index;
 
   /* Private to reader*.c: the blocks that the type vectors and the names
    * point into (one allocation per section instead of one per item).
@@ -254,8 +257,9 @@ typedef struct wp__expr_walk {
   bool memory64;       /* memarg offsets are u64 */
   /* out */
   bool uses_simd;
-  uint32_t instr_count; /* instructions before the final end */
-  wp__const_expr first; /* the first instruction when it is a constant */
+  bool uses_memory_index; /* a memory immediate that is not a single 0x00 byte */
+  uint32_t instr_count;   /* instructions before the final end */
+  wp__const_expr first;   /* the first instruction when it is a constant */
 } wp__expr_walk;
 int wp__walk_expr(wp__reader *rd, wp__expr_walk *walk);
 

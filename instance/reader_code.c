@@ -122,8 +122,20 @@ static int skip_u32(wp__reader *rd) {
   return wp__read_u32(rd, &ignored);
 }
 
-/* memory.size, memory.grow, memory.fill... carry a memory index that is a
- * single zero byte without multi-memory (wabt's default). */
+/* memory.size, memory.grow, memory.fill... carry a memory index: a single
+ * zero byte without multi-memory, a u32 with it. Read as a u32; whether
+ * anything but 0x00 was there is reported for the caller to judge once it
+ * knows the features. */
+static int read_memory_index(wp__reader *rd, wp__expr_walk *walk) {
+  size_t at = rd->pos;
+  uint32_t index;
+  int rc = wp__read_u32(rd, &index);
+  if (rc == 0 && (index != 0 || rd->pos != at + 1))
+    walk->uses_memory_index = true;
+  return rc;
+}
+
+/* atomic.fence's reserved byte. */
 static int read_zero_byte(wp__reader *rd) {
   size_t at = rd->pos;
   uint8_t byte;
@@ -208,10 +220,12 @@ static int walk_misc(wp__reader *rd, wp__expr_walk *walk, size_t at) {
       return wp__reader_fail(rd, WP_EMALFORMED, at,
                              "data count section required (memory.init / data.drop)");
     rc = skip_u32(rd);
-    return rc || op == 0x09 ? rc : read_zero_byte(rd);
-  case 0x0a: /* memory.copy */ rc = read_zero_byte(rd); return rc ? rc : read_zero_byte(rd);
-  case 0x0b: return read_zero_byte(rd); /* memory.fill */
-  case 0x0c:                            /* table.init */
+    return rc || op == 0x09 ? rc : read_memory_index(rd, walk);
+  case 0x0a: /* memory.copy */
+    rc = read_memory_index(rd, walk);
+    return rc ? rc : read_memory_index(rd, walk);
+  case 0x0b: return read_memory_index(rd, walk); /* memory.fill */
+  case 0x0c:                                     /* table.init */
   case 0x0e: /* table.copy */ rc = skip_u32(rd); return rc ? rc : skip_u32(rd);
   case 0x0d: /* elem.drop */
   case 0x0f: /* table.grow */
@@ -336,7 +350,7 @@ int wp__walk_expr(wp__reader *rd, wp__expr_walk *walk) {
         rc = wp__read_valtype(rd, &byte, &walk->uses_simd);
       break;
     case 0x3f: /* memory.size */
-    case 0x40: /* memory.grow */ rc = read_zero_byte(rd); break;
+    case 0x40: /* memory.grow */ rc = read_memory_index(rd, walk); break;
     case 0x41: /* i32.const */
       rc = wp__read_leb(rd, 32, true, &value);
       note_const(walk, WP__CONST_I32, 0, value & 0xffffffffu);

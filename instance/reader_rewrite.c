@@ -124,7 +124,9 @@ bool wp__module_data_is_imageable(const wp__module_info *info) {
     const wp__data_segment *seg = &info->data_segments[i];
     if (seg->mode != WP__SEGMENT_ACTIVE)
       continue;
-    if (seg->memory_index < info->imported_memories)
+    /* One image, for memory 0: segments of any other memory stay in the
+     * code (multi-memory). */
+    if (seg->memory_index != 0 || info->imported_memories > 0)
       return false;
     uint32_t defined = seg->memory_index - info->imported_memories;
     if (defined >= info->memory_count || seg->offset.kind != WP__CONST_I32)

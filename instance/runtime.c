@@ -422,6 +422,7 @@ static void thread_key_destructor(void *value) {
 void wp_runtime_destroy(wp_runtime *rt) {
   if (!rt)
     return;
+  wp__instances_release_kept(rt);
   wp__spectest_release(rt);
   wp__signals_uninstall(rt); /* also frees this thread's state */
   /* Threads that ran guest code must have exited (their key destructor

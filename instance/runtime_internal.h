@@ -343,6 +343,13 @@ struct wp_runtime {
    * an instance area, so lookups by address fall back to this owner. */
   struct wp__spectest *spectest;
   wp__slot_owner *spectest_owner;
+  /* Instances that stored functions into a table they imported: those
+   * funcrefs point at their code and instance, which the exporter's table
+   * keeps reachable (the spec: they stay callable even when instantiation
+   * failed), so they are kept until the runtime goes. Guarded by
+   * spectest_lock. Only linked modules (the spec runner) import tables. */
+  struct wp_instance **kept;
+  size_t kept_count, kept_capacity;
   pthread_mutex_t spectest_lock;
 };
 

@@ -1,8 +1,8 @@
 /* spectest.c — the "spectest" host module the spec suite imports from:
  * print functions (silent here: the runner checks results, not output), four
- * immutable globals of value 666 / 666.6, a funcref table of 10..20 elements
- * and a memory of 1..2 pages. The table and memory are pooled slots created
- * on first import and shared by every importer of this runtime, as one
+ * immutable globals of value 666 / 666.6, funcref tables of 10..20 elements
+ * ("table", and "table64" with a 64-bit index) and a memory of 1..2 pages. The table and memory are
+ * pooled slots created on first import and shared by every importer of this runtime, as one
  * spectest instance is shared in the reference interpreter.
  */
 #include <stdlib.h>
@@ -16,9 +16,9 @@
  * spectest_owner, since it has no instance area). */
 typedef struct wp__spectest {
   wasm_rt_memory_t memory;
-  wasm_rt_funcref_table_t table;
+  wasm_rt_funcref_table_t tables[2]; /* "table", "table64" (memory64) */
   wp__memory_binding memory_binding;
-  wp__table_binding table_binding;
+  wp__table_binding table_bindings[2];
   wp__slot_owner owner;
 } wp__spectest;
 
@@ -109,8 +109,10 @@ static wp__spectest *spectest_of(wp_runtime *rt) {
     return NULL;
   s->owner.memories = &s->memory_binding;
   s->owner.memory_count = 1;
-  s->owner.tables = &s->table_binding;
-  s->owner.table_count = 1;
+  /* Both tables are looked up from the start; an unbound one (table NULL)
+   * matches no descriptor. */
+  s->owner.tables = s->table_bindings;
+  s->owner.table_count = s->owner.tables_bound = 2;
   rt->spectest = s;
   rt->spectest_owner = &s->owner;
   return s;
@@ -128,13 +130,13 @@ static bool memory_ready(wp_runtime *rt, wp__spectest *s) {
   return true;
 }
 
-static bool table_ready(wp_runtime *rt, wp__spectest *s) {
-  if (s->owner.tables_bound)
+static bool table_ready(wp_runtime *rt, wp__spectest *s, int which) {
+  wp__table_binding *b = &s->table_bindings[which];
+  if (b->table)
     return true;
-  if (wp__table_plan(rt, &s->table_binding, false, 10, 20) != 0)
+  if (wp__table_plan(rt, b, false, 10, 20) != 0)
     return false;
-  wp__table_bind(&s->table_binding, &s->table, 20);
-  s->owner.tables_bound = 1;
+  wp__table_bind(b, &s->tables[which], 20);
   return true;
 }
 
@@ -184,7 +186,7 @@ bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp_
     return true;
   }
   case WP__EXTERN_MEMORY: {
-    if (!field_is(imp, "memory") || !limits_ok(&imp->memory, 1, 2))
+    if (!field_is(imp, "memory") || imp->memory.is64 || !limits_ok(&imp->memory, 1, 2))
       return false;
     if (!out)
       return true;
@@ -197,17 +199,18 @@ bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp_
     return ok;
   }
   case WP__EXTERN_TABLE: {
-    if (!field_is(imp, "table") || imp->table.elem_type != WP__FUNCREF ||
-        !limits_ok(&imp->table.limits, 10, 20))
+    int which = field_is(imp, "table") ? 0 : field_is(imp, "table64") ? 1 : -1;
+    if (which < 0 || imp->table.elem_type != WP__FUNCREF ||
+        imp->table.limits.is64 != (which == 1) || !limits_ok(&imp->table.limits, 10, 20))
       return false;
     if (!out)
       return true;
     pthread_mutex_lock(&rt->spectest_lock);
     wp__spectest *s = spectest_of(rt);
-    bool ok = s && table_ready(rt, s);
+    bool ok = s && table_ready(rt, s, which);
     pthread_mutex_unlock(&rt->spectest_lock);
     memset(out, 0, sizeof(*out));
-    out->ptr = ok ? &s->table : NULL;
+    out->ptr = ok ? &s->tables[which] : NULL;
     return ok;
   }
   default: return false;
