@@ -80,8 +80,21 @@ static uint32_t output_count(const wp__compiler *cc, const wp__build_request *re
   return pieces > most ? most : (uint32_t)pieces;
 }
 
+static bool uses_shared_memory(const wp__module_info *info) {
+  for (uint32_t i = 0; i < info->memory_count; i++)
+    if (info->memories[i].shared)
+      return true;
+  for (uint32_t i = 0; i < info->import_count; i++)
+    if (info->imports[i].kind == WP__EXTERN_MEMORY && info->imports[i].memory.shared)
+      return true;
+  return false;
+}
+
+/* tcc compiles neither SIMDe nor C11 atomics (shared memories). */
 wp_tier wp__build_tier(const wp__build_request *req) {
-  return req->info->uses_simd ? WP_TIER_OPTIMIZED : req->tier;
+  if (req->info->uses_simd || uses_shared_memory(req->info))
+    return WP_TIER_OPTIMIZED;
+  return req->tier;
 }
 
 static bool uses_memory64(const wp__module_info *info) {

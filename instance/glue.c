@@ -239,6 +239,18 @@ static const char k_prelude[] =
     "wasm_rt_externref_t init) {\n"
     "  return wp_host->grow_table(wp_ctx, t, 1, d, &init);\n"
     "}\n"
+    /* Shared memories need C11 atomics and threads.h: cc only (tier 1). */
+    "#ifdef WASM_RT_C11_AVAILABLE\n"
+    "void wasm_rt_allocate_memory_shared(wasm_rt_shared_memory_t *m, uint64_t initial, uint64_t "
+    "max, bool is64) {\n"
+    "  wp_host->allocate_memory(wp_ctx, m, initial, max, (is64 ? 1 : 0) | 2);\n"
+    "}\n"
+    "uint64_t wasm_rt_grow_memory_shared(wasm_rt_shared_memory_t *m, uint64_t delta) {\n"
+    "  return wp_host->grow_memory(wp_ctx, m, delta);\n"
+    "}\n"
+    "void wasm_rt_free_memory_shared(wasm_rt_shared_memory_t *m) { wp_host->free_memory(wp_ctx, "
+    "m); }\n"
+    "#endif\n"
     "static void wp_bind(const wp_glue_host *host, void *ctx) { wp_host = host; wp_ctx = ctx; }\n"
     "static inline const wp_glue_import *wp_imports(void *ctx) {\n"
     "  void **block = *(void **)ctx;\n"
@@ -366,12 +378,12 @@ static int write_imports(FILE *f, const wp__module_info *info, wp_error *err) {
         fprintf(f, "%s *%s(struct w2c_%s *ctx) { return (%s *)wp_imports(ctx)[%u].ptr; }\n",
                 c_type(imp->global.type), seen[i], mod, c_type(imp->global.type), i);
         break;
-      case WP__EXTERN_MEMORY:
-        fprintf(f,
-                "wasm_rt_memory_t *%s(struct w2c_%s *ctx) { return (wasm_rt_memory_t "
-                "*)wp_imports(ctx)[%u].ptr; }\n",
-                seen[i], mod, i);
+      case WP__EXTERN_MEMORY: {
+        const char *mt = imp->memory.shared ? "wasm_rt_shared_memory_t" : "wasm_rt_memory_t";
+        fprintf(f, "%s *%s(struct w2c_%s *ctx) { return (%s *)wp_imports(ctx)[%u].ptr; }\n", mt,
+                seen[i], mod, mt, i);
         break;
+      }
       case WP__EXTERN_TABLE: {
         const char *tt = imp->table.elem_type == WP__EXTERNREF ? "wasm_rt_externref_table_t"
                                                                : "wasm_rt_funcref_table_t";

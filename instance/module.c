@@ -247,26 +247,6 @@ static int build_image(wp_module *mod, const uint8_t *wasm, wp_error *err) {
   return 0;
 }
 
-/* What wasm2c 1.0.36 translates but we do not run: shared memories (an
- * instance is used by one thread at a time; atomics on unshared memories
- * are fine). What it cannot translate at all (relaxed SIMD, GC, typed
- * function references, try_table) the reader refuses naming the feature. */
-static bool uses_unsupported(const wp__module_info *info, char *why, size_t why_len) {
-  for (uint32_t i = 0; i < info->import_count; i++) {
-    if (info->imports[i].kind == WP__EXTERN_MEMORY && info->imports[i].memory.shared) {
-      snprintf(why, why_len, "threads: shared memories are not supported");
-      return true;
-    }
-  }
-  for (uint32_t i = 0; i < info->memory_count; i++) {
-    if (info->memories[i].shared) {
-      snprintf(why, why_len, "threads: shared memories are not supported");
-      return true;
-    }
-  }
-  return false;
-}
-
 int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
                    const wp_module_options *opts, wp_module **out, wp_error *err) {
   wp_module *mod = calloc(1, sizeof(*mod));
@@ -291,11 +271,6 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
     wp_module_release(mod);
     return wp__error(err, WP_EMALFORMED,
                      "code section: zero byte expected (a memory index needs multi-memory)");
-  }
-  char why[160];
-  if (uses_unsupported(&mod->info, why, sizeof(why))) {
-    wp_module_release(mod);
-    return wp__error(err, WP_EUNSUPPORTED, "%s", why);
   }
   provide_ctx pctx = {rt, &mod->info, mod->allow_spectest, opts ? opts->linker : NULL};
   char missing[400];

@@ -242,6 +242,10 @@ static int walk_atomic(wp__reader *rd, wp__expr_walk *walk, size_t at) {
     return rc;
   if (op == 0x03) /* atomic.fence */
     return read_zero_byte(rd);
+  if (op == 0x01 || op == 0x02) /* memory.atomic.wait32 / wait64 */
+    return wp__reader_fail(rd, WP_EUNSUPPORTED, at,
+                           "threads: memory.atomic.wait is not supported (wasm2c 1.0.36 cannot "
+                           "translate it)");
   if (op <= 0x02 || (op >= 0x10 && op <= 0x4e))
     return skip_memarg(rd, walk);
   return wp__reader_fail(rd, WP_EMALFORMED, at, "illegal opcode 0xfe 0x%x", op);

@@ -144,14 +144,26 @@ int wp__table_plan(struct wp_runtime *rt, wp__table_binding *b, bool externref, 
   return 0;
 }
 
-void wp__memory_bind(wp__memory_binding *b, void *memory, uint64_t max_pages, bool is64) {
-  wasm_rt_memory_t *mem = memory;
-  mem->data = b->slot.base;
-  mem->size = b->slot.accessible_bytes;
-  mem->pages = b->slot.accessible_bytes / 65536;
-  mem->max_pages = max_pages;
-  mem->is64 = is64;
+void wp__memory_bind(wp__memory_binding *b, void *memory, uint64_t max_pages, bool is64,
+                     bool shared) {
+  if (shared) {
+    wasm_rt_shared_memory_t *mem = memory;
+    mem->data = (_Atomic volatile uint8_t *)b->slot.base;
+    mem->size = b->slot.accessible_bytes;
+    mem->pages = b->slot.accessible_bytes / 65536;
+    mem->max_pages = max_pages;
+    mem->is64 = is64;
+    mtx_init(&mem->mem_lock, mtx_plain);
+  } else {
+    wasm_rt_memory_t *mem = memory;
+    mem->data = b->slot.base;
+    mem->size = b->slot.accessible_bytes;
+    mem->pages = b->slot.accessible_bytes / 65536;
+    mem->max_pages = max_pages;
+    mem->is64 = is64;
+  }
   b->memory = memory;
+  b->shared = shared;
 }
 
 void wp__table_bind(wp__table_binding *b, void *table, uint32_t max) {
@@ -226,45 +238,74 @@ static _Noreturn void fail_instantiate(int code, const char *what) {
 /* The generated instantiate binds the memories it defines, in order, to the
  * slots wp_instance_create planned; nothing is acquired here. */
 static void allocate_memory(void *ctx, void *memory, unsigned long long initial,
-                            unsigned long long max, int is64) {
+                            unsigned long long max, int flags) {
   wp__slot_owner *owner = owner_of(ctx, memory);
   if (!owner || owner->memories_bound >= owner->memory_count)
     fail_instantiate(WP_EINVAL, "a memory the instance did not plan");
   wp__memory_binding *b = &owner->memories[owner->memories_bound];
   if (b->slot.accessible_bytes != initial * 65536)
     fail_instantiate(WP_EINVAL, "memory size differs from the planned slot");
-  wp__memory_bind(b, memory, max, is64 != 0);
+  wp__memory_bind(b, memory, max, (flags & 1) != 0, (flags & 2) != 0);
   owner->memories_bound++;
 }
 
 static void free_memory(void *ctx, void *memory) {
   wp__memory_binding *b = memory_binding(ctx, memory);
-  wasm_rt_memory_t *mem = memory;
+  if (b && b->shared) {
+    wasm_rt_shared_memory_t *mem = memory;
+    mtx_destroy(&mem->mem_lock);
+    mem->data = NULL;
+    mem->size = mem->pages = 0;
+  } else {
+    wasm_rt_memory_t *mem = memory;
+    mem->data = NULL;
+    mem->size = mem->pages = 0;
+  }
   if (b)
     b->memory = NULL;
-  mem->data = NULL;
-  mem->size = mem->pages = 0;
+}
+
+/* The page counts of either descriptor kind (shared ones under their
+ * lock). */
+typedef struct memory_view {
+  uint64_t *pages, *max_pages, *size;
+} memory_view;
+
+static memory_view view_of(void *memory, bool shared) {
+  if (shared) {
+    wasm_rt_shared_memory_t *mem = memory;
+    return (memory_view){&mem->pages, &mem->max_pages, &mem->size};
+  }
+  wasm_rt_memory_t *mem = memory;
+  return (memory_view){&mem->pages, &mem->max_pages, &mem->size};
 }
 
 static unsigned long long grow_memory(void *ctx, void *memory, unsigned long long delta) {
-  wasm_rt_memory_t *mem = memory;
-  uint64_t old = mem->pages;
-  if (delta > mem->max_pages || old + delta > mem->max_pages)
-    return UINT64_MAX;
-  if (delta == 0)
-    return old;
   wp__memory_binding *b = memory_binding(ctx, memory);
   if (!b)
     return UINT64_MAX;
+  memory_view v = view_of(memory, b->shared);
+  /* Entered before the lock: a deadline taken at host_leave must not
+   * unwind with the lock held. */
   host_enter();
-  uint64_t new_pages = old + delta;
-  int rc = wp_memory_grow(((wp_runtime *)ctx)->pool, &b->slot, new_pages * 65536);
-  if (rc == 0) {
-    mem->pages = new_pages;
-    mem->size = new_pages * 65536;
+  if (b->shared)
+    mtx_lock(&((wasm_rt_shared_memory_t *)memory)->mem_lock);
+  uint64_t old = *v.pages;
+  uint64_t result = UINT64_MAX;
+  if (delta <= *v.max_pages && old + delta <= *v.max_pages) {
+    result = old;
+    uint64_t new_pages = old + delta;
+    if (delta > 0 && wp_memory_grow(((wp_runtime *)ctx)->pool, &b->slot, new_pages * 65536) == 0) {
+      *v.pages = new_pages;
+      *v.size = new_pages * 65536;
+    } else if (delta > 0) {
+      result = UINT64_MAX;
+    }
   }
+  if (b->shared)
+    mtx_unlock(&((wasm_rt_shared_memory_t *)memory)->mem_lock);
   host_leave();
-  return rc == 0 ? old : UINT64_MAX;
+  return result;
 }
 
 static void allocate_table(void *ctx, void *table, int externref, unsigned initial, unsigned max) {

@@ -65,7 +65,7 @@ WP__GLUE_ABI(
       unsigned (*exception_size)(void);
       void *(*exception)(void);
       void (*allocate_memory)(void *ctx, void *memory, unsigned long long initial_pages,
-                              unsigned long long max_pages, int is64);
+                              unsigned long long max_pages, int flags /* 1 is64, 2 shared */);
       unsigned long long (*grow_memory)(void *ctx, void *memory, unsigned long long delta_pages);
       void (*free_memory)(void *ctx, void *memory);
       void (*allocate_table)(void *ctx, void *table, int externref, unsigned initial, unsigned max);
@@ -289,9 +289,10 @@ int wp__deadline_signal(void);
 /* A pooled memory or table and the wasm_rt_* descriptor the generated code
  * holds for it (NULL until the generated instantiate binds it). */
 typedef struct wp__memory_binding {
-  void *memory; /* wasm_rt_memory_t * */
+  void *memory; /* wasm_rt_memory_t *, or wasm_rt_shared_memory_t * when shared */
   wp_memory_slot slot;
   bool held;
+  bool shared; /* grow takes the descriptor's mem_lock */
 } wp__memory_binding;
 
 typedef struct wp__table_binding {
@@ -324,8 +325,10 @@ int wp__memory_plan(struct wp_runtime *rt, wp__memory_binding *b, uint64_t initi
                     uint64_t max_bytes, const wp_image *image);
 int wp__table_plan(struct wp_runtime *rt, wp__table_binding *b, bool externref, uint32_t initial,
                    uint32_t max);
-/* Fills a wasm_rt_memory_t / table descriptor from its planned slot. */
-void wp__memory_bind(wp__memory_binding *b, void *memory, uint64_t max_pages, bool is64);
+/* Fills a wasm_rt_memory_t (or, shared, a wasm_rt_shared_memory_t, whose
+ * lock it initialises) / table descriptor from its planned slot. */
+void wp__memory_bind(wp__memory_binding *b, void *memory, uint64_t max_pages, bool is64,
+                     bool shared);
 void wp__table_bind(wp__table_binding *b, void *table, uint32_t max);
 /* Releases every slot the owner holds (their reset follows in alloc/). */
 void wp__owner_release(struct wp_runtime *rt, wp__slot_owner *owner);

@@ -1,7 +1,8 @@
 /* spectest.c — the "spectest" host module the spec suite imports from:
  * print functions (silent here: the runner checks results, not output), four
  * immutable globals of value 666 / 666.6, funcref tables of 10..20 elements
- * ("table", and "table64" with a 64-bit index) and a memory of 1..2 pages. The table and memory are
+ * ("table", and "table64" with a 64-bit index) and memories of 1..2 pages
+ * ("memory", and "shared_memory" for threads). The table and memory are
  * pooled slots created on first import and shared by every importer of this runtime, as one
  * spectest instance is shared in the reference interpreter.
  */
@@ -16,8 +17,9 @@
  * spectest_owner, since it has no instance area). */
 typedef struct wp__spectest {
   wasm_rt_memory_t memory;
-  wasm_rt_funcref_table_t tables[2]; /* "table", "table64" (memory64) */
-  wp__memory_binding memory_binding;
+  wasm_rt_shared_memory_t shared_memory; /* "shared_memory" (threads) */
+  wasm_rt_funcref_table_t tables[2];     /* "table", "table64" (memory64) */
+  wp__memory_binding memory_bindings[2]; /* memory, shared_memory */
   wp__table_binding table_bindings[2];
   wp__slot_owner owner;
 } wp__spectest;
@@ -107,8 +109,8 @@ static wp__spectest *spectest_of(wp_runtime *rt) {
   wp__spectest *s = calloc(1, sizeof(*s));
   if (!s)
     return NULL;
-  s->owner.memories = &s->memory_binding;
-  s->owner.memory_count = 1;
+  s->owner.memories = s->memory_bindings;
+  s->owner.memory_count = s->owner.memories_bound = 2;
   /* Both tables are looked up from the start; an unbound one (table NULL)
    * matches no descriptor. */
   s->owner.tables = s->table_bindings;
@@ -120,13 +122,13 @@ static wp__spectest *spectest_of(wp_runtime *rt) {
 
 /* The spectest memory (1..2 pages) and table (10..20 funcrefs), created on
  * first import. Called with spectest_lock held. */
-static bool memory_ready(wp_runtime *rt, wp__spectest *s) {
-  if (s->owner.memories_bound)
+static bool memory_ready(wp_runtime *rt, wp__spectest *s, int which) {
+  wp__memory_binding *b = &s->memory_bindings[which];
+  if (b->memory)
     return true;
-  if (wp__memory_plan(rt, &s->memory_binding, 65536, 2 * 65536, NULL) != 0)
+  if (wp__memory_plan(rt, b, 65536, 2 * 65536, NULL) != 0)
     return false;
-  wp__memory_bind(&s->memory_binding, &s->memory, 2, false);
-  s->owner.memories_bound = 1;
+  wp__memory_bind(b, which ? (void *)&s->shared_memory : (void *)&s->memory, 2, false, which == 1);
   return true;
 }
 
@@ -186,16 +188,18 @@ bool wp__spectest_resolve(wp_runtime *rt, const wp__module_info *info, const wp_
     return true;
   }
   case WP__EXTERN_MEMORY: {
-    if (!field_is(imp, "memory") || imp->memory.is64 || !limits_ok(&imp->memory, 1, 2))
+    int which = field_is(imp, "memory") ? 0 : field_is(imp, "shared_memory") ? 1 : -1;
+    if (which < 0 || imp->memory.is64 || imp->memory.shared != (which == 1) ||
+        !limits_ok(&imp->memory, 1, 2))
       return false;
     if (!out)
       return true;
     pthread_mutex_lock(&rt->spectest_lock);
     wp__spectest *s = spectest_of(rt);
-    bool ok = s && memory_ready(rt, s);
+    bool ok = s && memory_ready(rt, s, which);
     pthread_mutex_unlock(&rt->spectest_lock);
     memset(out, 0, sizeof(*out));
-    out->ptr = ok ? &s->memory : NULL;
+    out->ptr = !ok ? NULL : which ? (void *)&s->shared_memory : (void *)&s->memory;
     return ok;
   }
   case WP__EXTERN_TABLE: {

@@ -33,8 +33,30 @@ Test(compile, simd_builds_at_tier_1_and_runs) {
   wp_runtime_destroy(rt);
 }
 
+/* Shared memories run (tier 1: tcc has no C11 atomics), with atomics and a
+ * grow that takes the memory's lock. */
+Test(compile, shared_memory_grows_and_runs_atomics) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = wpt_load(rt, "(module (memory (export \"m\") 1 3 shared)\n"
+                                "  (func (export \"f\") (param i32) (result i32)\n"
+                                "    (drop (i32.atomic.rmw.add (i32.const 8) (local.get 0)))\n"
+                                "    (drop (memory.grow (i32.const 1)))\n"
+                                "    (i32.add (memory.size) (i32.atomic.load (i32.const 8)))))");
+  cr_assert_eq(wp_module_tier(mod), WP_TIER_OPTIMIZED);
+  wp_instance *inst = wpt_instantiate(rt, mod);
+  wp_val arg = {.type = WP_I32, .of.i32 = 40}, res;
+  wp_error err = {0};
+  cr_assert_eq(wp_instance_call(inst, "f", 1, &arg, 1, &res, 1, NULL, &err), 0, "%s", err.message);
+  cr_assert_eq(res.of.i32, 42, "2 pages + 40");
+  cr_assert_eq(wp_instance_call(inst, "f", 1, &arg, 1, &res, 1, NULL, &err), 0, "%s", err.message);
+  cr_assert_eq(res.of.i32, 83, "3 pages + 80, the second grow past the maximum fails");
+  wp_instance_destroy(inst);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
+
 /* What wasm2c 1.0.36 cannot translate is refused naming the feature, before
- * any tool runs. */
+ * any tool runs (wasm2c itself aborts on memory.atomic.wait). */
 Test(compile, unsupported_features_named) {
   static const struct {
     const char *wat, *feature;
@@ -42,7 +64,9 @@ Test(compile, unsupported_features_named) {
       {"(module (func (export \"f\") (param v128 v128 v128) (result v128)\n"
        "  (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2))))",
        "relaxed-simd"},
-      {"(module (memory 1 1 shared))", "shared memories"},
+      {"(module (memory 1 1 shared) (func (export \"w\") (param i32 i32 i64) (result i32)\n"
+       "  (memory.atomic.wait32 (local.get 0) (local.get 1) (local.get 2))))",
+       "memory.atomic.wait"},
   };
   wp_runtime *rt = wpt_runtime();
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

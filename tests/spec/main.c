@@ -56,7 +56,9 @@ static void usage(FILE *out) {
           "usage: wasmpool-spec [options] FILE.wast...\n"
           "  -v, --verbose          print every skip (and the reason) as it happens\n"
           "      --cache-dir DIR    compiled-module cache (default %s)\n"
-          "      --opt LEVEL        C optimisation flag for generated code (default -O1)\n"
+          "      --tier N           build modules at tier 0 (tcc, the default) or 1 (cc);\n"
+          "                         SIMD and shared memories always build at tier 1\n"
+          "      --opt LEVEL        tier 1's C optimisation flag (default -O1)\n"
           "      --deadline-ms N    limit per call and instantiation (default 20000; 0 none)\n"
           "      --toolroot DIR     Debian 13 tool root with wast2json, wat2wasm (default %s)\n"
           "      --profile NAME     features for every file: core, a proposal directory\n"
@@ -245,7 +247,8 @@ int main(int argc, char **argv) {
     OPT_CRASH_AT_LINE,
     OPT_KEEP,
     OPT_NO_FORK,
-    OPT_TRACE
+    OPT_TRACE,
+    OPT_TIER
   };
   static const struct option long_options[] = {
       {"verbose", no_argument, NULL, 'v'},
@@ -260,6 +263,7 @@ int main(int argc, char **argv) {
       {"keep-temp", no_argument, NULL, OPT_KEEP},
       {"no-fork", no_argument, NULL, OPT_NO_FORK},
       {"trace", no_argument, NULL, OPT_TRACE},
+      {"tier", required_argument, NULL, OPT_TIER},
       {NULL, 0, NULL, 0},
   };
   int c;
@@ -283,6 +287,13 @@ int main(int argc, char **argv) {
     case OPT_KEEP: opts.keep_temp = true; break;
     case OPT_NO_FORK: fork_per_file = false; break;
     case OPT_TRACE: opts.trace = true; break;
+    case OPT_TIER:
+      if (strcmp(optarg, "0") != 0 && strcmp(optarg, "1") != 0) {
+        fprintf(stderr, "wasmpool-spec: --tier takes 0 (tcc) or 1 (cc)\n");
+        return 2;
+      }
+      opts.tier = optarg[0] == '1' ? WP_TIER_OPTIMIZED : WP_TIER_BASELINE;
+      break;
     default: usage(stderr); return 2;
     }
   }

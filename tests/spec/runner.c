@@ -273,7 +273,8 @@ static int load_module(file_run *fr, const char *filename, wp_module **out, wp_e
   }
   wp_module_options options = {.allow_spectest = true,
                                .linker = fr->linker,
-                               .disabled_features = fr->profile->disabled_features};
+                               .disabled_features = fr->profile->disabled_features,
+                               .tier = fr->opts->tier};
   rc = wp_module_load(fr->opts->runtime, bytes, length, &options, out, err);
   free(bytes);
   if (rc == 0) {

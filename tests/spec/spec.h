@@ -227,6 +227,7 @@ typedef struct wp_spec_run_options {
   bool keep_temp;                 /* leave wast2json's output directory in place */
   bool trace;                     /* print each command before running it */
   bool strict;                    /* an unsupported-feature refusal fails, not skips */
+  wp_tier tier;                   /* tier modules are built at (SIMD: always 1) */
   uint64_t call_deadline_ms;      /* per invocation and instantiation; 0 = none */
   FILE *out;                      /* where FAIL / SKIP lines go */
   /* Crash recovery (main.c). The commands at the indices in crashed killed
