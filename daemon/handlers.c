@@ -69,6 +69,7 @@ static json_t *module_json(wp_module *module, const wp_module_meta *meta) {
     return NULL;
   json_object_set_new(obj, "cache_hit", json_boolean(meta->cache_hit));
   json_object_set_new(obj, "load_us", json_integer((json_int_t)meta->load_us));
+  json_object_set_new(obj, "tier", json_integer(wp_module_tier(module)));
   json_t *exports = json_array();
   size_t n = wp_module_export_count(module);
   for (size_t i = 0; exports && i < n; i++)

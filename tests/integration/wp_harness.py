@@ -245,14 +245,27 @@ def split_responses(data):
     return out
 
 
+# The Debian 13 tool root's wat2wasm (1.0.36, the one the build uses), run
+# through the root's own loader; every proposal the engine runs is enabled.
+TOOLROOT = os.environ.get("WP_TOOLROOT") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", ".toolroot", "root")
+
+
+def toolroot_command(program):
+    libpath = os.path.join(TOOLROOT, "usr", "lib", "x86_64-linux-gnu")
+    return [os.path.join(libpath, "ld-linux-x86-64.so.2"), "--library-path", libpath,
+            os.path.join(TOOLROOT, "usr", "bin", program)]
+
+
 def wat2wasm(text):
-    """Assembles a .wat snippet with wabt's wat2wasm (used by the build too)."""
+    """Assembles a .wat snippet with the tool root's wat2wasm."""
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "m.wat")
         dst = os.path.join(d, "m.wasm")
         with open(src, "w") as f:
             f.write(text)
-        subprocess.run(["wat2wasm", src, "-o", dst], check=True)
+        subprocess.run(toolroot_command("wat2wasm") + ["--enable-all", src, "-o", dst],
+                       check=True)
         with open(dst, "rb") as f:
             return f.read()
 
