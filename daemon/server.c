@@ -16,11 +16,17 @@
  * a worker result for a closed connection is dropped without touching it.
  *
  * Backpressure: reading a connection pauses while it has 32 unanswered
- * requests, or their bodies reach max_body_size, or 4 MiB of answers wait
- * for the client to read them; it resumes as answers go out.
+ * requests, or their bodies reach max_body_size, or answers wait for the
+ * client to read them beyond what the kernel's socket buffer holds; it resumes as answers go out.
+ * Bytes read are fed to the parser a slice at a time and only while the connection is under the
+ * request limit: one 16 KiB read of tiny pipelined requests would otherwise become ~450 requests at
+ * once. What is left of a read when the limit is reached is kept (at most one read's worth) until
+ * answers go out.
  *
- * One timer per connection serves both timeouts: the header timeout while a
- * request is being received, the idle timeout while nothing is outstanding.
+ * One timer per connection serves every timeout: the header timeout from
+ * accept to the first byte and while a request is being received (a client
+ * that never sends anything must not hold a place for the idle timeout),
+ * the idle timeout while nothing is outstanding after an answer.
  * While requests are being worked on no timer runs (the work has deadlines).
  * After the daemon's last answer on a connection it half-closes and lingers,
  * dropping input, until the client closes (at most 2 s), so that the client
@@ -35,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -45,12 +52,18 @@
 
 /* Requests of one connection parsed and not yet answered; past it reading
  * pauses, so one client cannot queue unbounded work by pipelining. */
-#define MAX_PIPELINE      32
-#define READ_BUFFER_BYTES 65536
-/* Answer bytes queued for a client that does not read them; past it the
- * daemon stops reading its requests, so a client that only sends cannot make
- * the daemon buffer answers without bound. */
-#define MAX_WRITE_BACKLOG ((size_t)4 << 20)
+#define MAX_PIPELINE 32
+/* Also the most a connection holds unparsed while it is at its limit. */
+#define READ_BUFFER_BYTES 16384
+/* Bytes handed to the parser at once: 512 bytes hold at most 28 minimal
+ * requests, so a connection at its limit has at most that many parsed ahead. */
+#define FEED_SLICE_BYTES 512
+/* Answer bytes queued (beyond what the kernel took) for a client that does
+ * not read them; past it the daemon stops reading its requests. Zero: once
+ * the socket buffer is full the client is not keeping up, and a client that
+ * only sends cannot make the daemon buffer answers at all. It pauses
+ * reading, it does not cap an answer: one large answer still goes. */
+#define MAX_WRITE_BACKLOG ((size_t)0)
 
 typedef union stream_handle {
   uv_handle_t handle;
@@ -65,6 +78,14 @@ struct wp_conn {
   wp_server *server;
   bool is_unix;
   wp_http_parser *parser;
+  /* Read and not yet fed to the parser: points into the server's read
+   * buffer during on_read, into held (owned) after it. */
+  const char *input;
+  size_t input_len;
+  char *held;
+  /* Answers ready to go out together: the answers of one batch of pipelined
+   * requests leave in one write (one syscall, one write request). */
+  wp_buf outbox;
   wp_exchange *head, *tail;
   size_t exchange_count;
   uint64_t pending_body_bytes; /* bodies of the exchanges not yet answered */
@@ -76,6 +97,7 @@ struct wp_conn {
   bool shutting_down;       /* uv_shutdown queued: close after the writes */
   bool request_timer_armed; /* the header timeout of the current request runs */
   bool processing;          /* inside conn_process_input (no recursion) */
+  bool had_request;         /* a request was parsed: idle_timeout, not the first-byte one */
   unsigned writes_pending;
   wp_conn *prev, *next; /* server's list */
 };
@@ -92,6 +114,10 @@ struct wp_server {
   stream_handle tcp_listener;
   bool unix_open, tcp_open;
   char *socket_path; /* unlinked at shutdown */
+  /* Host header values the TCP listener accepts (DNS rebinding defence):
+   * its address and "localhost", each bare and with the bound port. */
+  char tcp_hosts[4][80];
+  size_t tcp_host_count;
   uv_timer_t reaper; /* idle long-lived instances */
   uv_timer_t grace;  /* shutdown deadline */
   bool reaper_running;
@@ -158,6 +184,15 @@ static void exchange_free(wp_exchange *x) {
   free(x);
 }
 
+/* During shutdown an answer ends its connection unless a request already
+ * waits behind it (that one gets 503 shutting_down and ends it): a client
+ * is never told "keep-alive" by a daemon that will not read again, and no
+ * request it pipelined goes unanswered. */
+static void exchange_pick_keep_alive(wp_exchange *x) {
+  if (x->daemon->shutting_down && !x->next)
+    x->keep_alive = false;
+}
+
 /* Common tail of every respond: metrics, access log, hand back to the
  * connection (or drop it when the client is gone). */
 static void exchange_answered(wp_exchange *x) {
@@ -178,6 +213,7 @@ static void exchange_answered(wp_exchange *x) {
 void wp_exchange_respond(wp_exchange *x, int status, const char *content_type,
                          const wp_header *headers, size_t header_count, const void *body,
                          size_t body_len) {
+  exchange_pick_keep_alive(x);
   wp_response resp = {
       .status = status,
       .content_type = content_type,
@@ -214,6 +250,7 @@ void wp_exchange_respond_json(wp_exchange *x, int status, json_t *body) {
 }
 
 void wp_exchange_respond_error(wp_exchange *x, int code, const char *message) {
+  exchange_pick_keep_alive(x);
   x->status = wp_err_http_status(code);
   wp_buf_reset(&x->out);
   if (wp_response_write_error(&x->out, code, message, x->keep_alive, 1, x->route.allow) != 0) {
@@ -289,8 +326,9 @@ static void on_write(uv_write_t *req, int status) {
     conn_close(conn);
     return;
   }
-  /* Reading may have paused on the write backlog. */
-  if (!conn->closing && !conn->shutting_down && !conn->reading)
+  /* Reading may have paused on the write backlog, or a batch may have
+   * ended with requests still parsed or held. */
+  if (!conn->closing && !conn->shutting_down)
     conn_process_input(conn);
 }
 
@@ -392,8 +430,14 @@ static void conn_arm_timer(wp_conn *conn) {
     return;
   }
   conn->request_timer_armed = false;
-  if (cfg->idle_timeout_ms)
-    uv_timer_start(&conn->timer, on_timer, cfg->idle_timeout_ms, 0);
+  /* Before the first request the header timeout runs from accept: a
+   * connection that never sends a byte gives its place back quickly. */
+  uint64_t wait_ms = cfg->idle_timeout_ms;
+  if (!conn->had_request && cfg->header_timeout_ms &&
+      (!wait_ms || cfg->header_timeout_ms < wait_ms))
+    wait_ms = cfg->header_timeout_ms;
+  if (wait_ms)
+    uv_timer_start(&conn->timer, on_timer, wait_ms, 0);
   else
     uv_timer_stop(&conn->timer);
 }
@@ -422,6 +466,8 @@ static void on_conn_closed(uv_handle_t *handle) {
   if (--conn->open_handles > 0)
     return;
   wp_http_parser_destroy(conn->parser);
+  free(conn->held);
+  wp_buf_free(&conn->outbox);
   free(conn);
 }
 
@@ -467,7 +513,27 @@ static void conn_close(wp_conn *conn) {
   check_drained(server);
 }
 
-/* Writes every answered exchange at the head of the FIFO, in order. */
+static void conn_send_outbox(wp_conn *conn) {
+  if (conn->outbox.len == 0 || conn->closing)
+    return;
+  conn_write(conn, &conn->outbox);
+}
+
+static void conn_outbox_add(wp_conn *conn, wp_buf *answer) {
+  if (conn->outbox.len == 0) {
+    wp_buf empty = conn->outbox; /* keeps any allocation for the answer */
+    conn->outbox = *answer;
+    *answer = empty;
+    return;
+  }
+  if (wp_buf_append(&conn->outbox, answer->data, answer->len) != 0) {
+    conn_send_outbox(conn);
+    conn_write(conn, answer);
+  }
+}
+
+/* Writes every answered exchange at the head of the FIFO, in order (while
+ * input is being processed they wait in the outbox for the batch's end). */
 static void conn_flush(wp_conn *conn) {
   bool closes = false;
   while (!conn->closing && conn->head && conn->head->answered) {
@@ -479,13 +545,15 @@ static void conn_flush(wp_conn *conn) {
     if (x->req)
       conn->pending_body_bytes -= x->req->body_len;
     closes = !x->keep_alive;
-    conn_write(conn, &x->out);
+    conn_outbox_add(conn, &x->out);
     exchange_free(x);
     if (closes)
       break;
   }
   if (conn->closing)
     return;
+  if (!conn->processing || closes)
+    conn_send_outbox(conn);
   if (closes) {
     /* Later pipelined requests of a closing connection are not answered
      * (the client was told the connection ends here). */
@@ -522,6 +590,38 @@ static bool peer_closed(wp_conn *conn) {
   return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
+/* After on_read: what the parser was not given yet must outlive the shared
+ * read buffer. */
+static void conn_hold_input(wp_conn *conn) {
+  if (conn->input_len == 0 || conn->closing || conn->input == conn->held)
+    return;
+  char *copy = malloc(conn->input_len);
+  if (!copy) {
+    conn_close(conn);
+    return;
+  }
+  memcpy(copy, conn->input, conn->input_len);
+  conn->held = copy;
+  conn->input = copy;
+}
+
+/* Feeds the parser the next slice of unparsed input. False when there is
+ * none. A parse error is sticky and reported through wp_http_parser_next. */
+static bool conn_feed_slice(wp_conn *conn) {
+  if (conn->input_len == 0)
+    return false;
+  size_t n = conn->input_len < FEED_SLICE_BYTES ? conn->input_len : FEED_SLICE_BYTES;
+  wp_http_parser_feed(conn->parser, conn->input, n);
+  conn->input += n;
+  conn->input_len -= n;
+  if (conn->input_len == 0 && conn->held) {
+    free(conn->held);
+    conn->held = NULL;
+    conn->input = NULL;
+  }
+  return true;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   wp_conn *conn = stream->data;
   if (nread == 0)
@@ -543,16 +643,72 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     conn_close(conn);
     return;
   }
-  /* A parse error is sticky and reported through wp_http_parser_next. */
-  wp_http_parser_feed(conn->parser, buf->base, (size_t)nread);
+  /* Reading is on only while nothing is left of the previous read. */
+  conn->input = buf->base;
+  conn->input_len = (size_t)nread;
   conn_process_input(conn);
+  conn_hold_input(conn);
+}
+
+static bool host_allowed(const wp_server *server, const wp_header *host) {
+  if (!host)
+    return false;
+  for (size_t i = 0; i < server->tcp_host_count; i++)
+    if (strlen(server->tcp_hosts[i]) == host->value_len &&
+        strncasecmp(server->tcp_hosts[i], host->value, host->value_len) == 0)
+      return true;
+  return false;
+}
+
+/* The media types a browser may send cross-site without a CORS preflight
+ * (and an absent Content-Type, which it may too). */
+static bool content_type_is_form(const wp_header *type) {
+  static const char *const simple[] = {"text/plain", "application/x-www-form-urlencoded",
+                                       "multipart/form-data"};
+  if (!type)
+    return true;
+  size_t len = 0;
+  while (len < type->value_len && type->value[len] != ';' && type->value[len] != ' ' &&
+         type->value[len] != '\t')
+    len++;
+  if (len == 0)
+    return true;
+  for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+    if (strlen(simple[i]) == len && strncasecmp(simple[i], type->value, len) == 0)
+      return true;
+  return false;
+}
+
+/* TCP is reachable from a browser: by DNS rebinding (a page whose name now
+ * points at 127.0.0.1 sends "Host: attacker.example") and by cross-site form
+ * posts (no preflight for the form media types). The Unix socket is guarded
+ * by its file permissions and is not checked. Answers 403 itself when the
+ * request is refused. */
+static bool tcp_request_allowed(wp_exchange *x) {
+  const wp_request *req = x->req;
+  if (!host_allowed(x->conn->server, wp_request_header(req, "Host"))) {
+    wp_exchange_respond_error(x, WP_EFORBIDDEN,
+                              "Host is not this TCP listener's address or localhost");
+    return false;
+  }
+  bool mutating = req->method == WP_METHOD_POST || req->method == WP_METHOD_PUT;
+  if (mutating && content_type_is_form(wp_request_header(req, "Content-Type"))) {
+    wp_exchange_respond_error(x, WP_EFORBIDDEN,
+                              "POST and PUT over TCP need a Content-Type such as "
+                              "application/json or application/wasm (not a form type)");
+    return false;
+  }
+  return true;
 }
 
 static void dispatch(wp_exchange *x) {
   wp_request *req = x->req;
+  if (!x->conn->is_unix && !tcp_request_allowed(x))
+    return;
   int rc = wp_route_match(req->method, req->path, req->path_len, &x->route);
   if (rc) {
-    const char *message = NULL;
+    /* The router says which rule the path broke; the client needs it. */
+    const char *message = x->route.why;
     char why[128];
     if (rc == WP_ENOT_FOUND) {
       snprintf(why, sizeof why, "no route for %s %.64s", req->method_name, req->path);
@@ -575,11 +731,21 @@ static void conn_process_input(wp_conn *conn) {
   if (conn->processing)
     return;
   conn->processing = true;
-  while (!conn->closing && !conn->input_done && conn->exchange_count < MAX_PIPELINE) {
+  /* At most one batch per call: the batch's answers leave in one write,
+   * and the next batch starts from that write's callback, so held input is
+   * parsed only while answers are going out (a client that does not read
+   * gets no more requests run) and a busy connection yields to the others. */
+  unsigned batch = 0;
+  while (!conn->closing && !conn->input_done && conn->exchange_count < MAX_PIPELINE &&
+         batch < MAX_PIPELINE &&
+         uv_stream_get_write_queue_size(&conn->h.stream) <= MAX_WRITE_BACKLOG) {
     wp_request *req = NULL;
     int rc = wp_http_parser_next(conn->parser, &req);
-    if (rc == 0)
+    if (rc == 0) {
+      if (conn_feed_slice(conn))
+        continue;
       break;
+    }
     if (rc < 0) {
       /* The byte stream is unusable past this point: answer and close. */
       conn->input_done = true;
@@ -595,6 +761,8 @@ static void conn_process_input(wp_conn *conn) {
       return;
     }
     conn->request_timer_armed = false;
+    conn->had_request = true;
+    batch++;
     wp_exchange *x = exchange_new(conn, req);
     if (!x) {
       wp_request_destroy(req);
@@ -605,16 +773,20 @@ static void conn_process_input(wp_conn *conn) {
     dispatch(x);
   }
   conn->processing = false;
+  conn_send_outbox(conn);
   if (conn->closing || conn->shutting_down)
     return;
-  if (conn->eof && conn->exchange_count == 0 && wp_http_parser_pending(conn->parser) == 0) {
+  if (conn->eof && conn->exchange_count == 0 && conn->input_len == 0 &&
+      wp_http_parser_pending(conn->parser) == 0) {
     conn_shutdown(conn);
     return;
   }
   /* Pipelined bodies count too: 32 bodies of max_body_size each would be
    * gigabytes; one body's worth of unanswered requests is enough. */
-  bool want_read = !conn->input_done && !conn->eof && conn->exchange_count < MAX_PIPELINE &&
-                   uv_stream_get_write_queue_size(&conn->h.stream) < MAX_WRITE_BACKLOG &&
+  bool want_read = !conn->input_done && !conn->eof && conn->input_len == 0 &&
+                   wp_http_parser_pending(conn->parser) == 0 &&
+                   conn->exchange_count < MAX_PIPELINE &&
+                   uv_stream_get_write_queue_size(&conn->h.stream) <= MAX_WRITE_BACKLOG &&
                    conn->pending_body_bytes < conn->server->daemon->cfg->server.max_body_bytes;
   if (want_read && !conn->reading) {
     if (uv_read_start(&conn->h.stream, on_alloc, on_read) == 0)
@@ -877,6 +1049,14 @@ static int listen_tcp(wp_server *server, char *why, size_t why_len) {
     port = ntohs(addr.in6.sin6_port);
   }
   wp_log_info("listening", "tcp=%s:%d", host, port);
+  const char *bracket_l = addr.sa.sa_family == AF_INET6 ? "[" : "";
+  const char *bracket_r = addr.sa.sa_family == AF_INET6 ? "]" : "";
+  char(*hosts)[80] = server->tcp_hosts;
+  snprintf(hosts[0], sizeof hosts[0], "%s%s%s", bracket_l, host, bracket_r);
+  snprintf(hosts[1], sizeof hosts[1], "%s%s%s:%d", bracket_l, host, bracket_r, port);
+  snprintf(hosts[2], sizeof hosts[2], "localhost");
+  snprintf(hosts[3], sizeof hosts[3], "localhost:%d", port);
+  server->tcp_host_count = 4;
   if (cfg->allowed_uid_count)
     wp_log_warn("tcp_unchecked", "server.allowed_uids applies to the Unix socket only");
   return 0;
@@ -972,18 +1152,16 @@ void wp_server_shutdown(wp_daemon *d, wp_server_drained_cb drained) {
     server->socket_path = NULL;
   }
   wp_work_queue_stop(d->queue);
-  /* Connections with nothing in flight close now; the others after their
-   * last answer (conn_flush sees draining). */
+  /* Connections with nothing in flight and no request half received close
+   * now; the others keep reading until their last answer (conn_flush sees
+   * draining): a request that arrives meanwhile, pipelined or not, is
+   * answered 503 shutting_down by dispatch() instead of being ignored. */
   wp_conn *conn = server->conns;
   while (conn) {
     wp_conn *next = conn->next;
-    conn->input_done = true;
-    if (conn->exchange_count == 0)
+    if (conn->exchange_count == 0 && conn->input_len == 0 &&
+        !wp_http_parser_in_request(conn->parser))
       conn_close(conn);
-    else if (conn->reading) {
-      uv_read_stop(&conn->h.stream);
-      conn->reading = false;
-    }
     conn = next;
   }
   uv_timer_start(&server->grace, on_grace_expired, d->cfg->server.shutdown_grace_ms, 0);
