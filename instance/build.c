@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime_internal.h"
@@ -67,6 +68,22 @@ static const char k_tcc_builtins[] =
     "  __builtin_memcpy(&x, &b, 8);\n"
     "  return x;\n"
     "}\n";
+
+/* CPU seconds a child may use, base + per MiB of what it reads (wasm2c:
+ * the Wasm; tcc and cc: one C file; the link: every object). Measured on
+ * the reference machine: wasm2c ~1 s for 1.8 MB of Wasm, tcc ~0.07 s per
+ * MiB of C, gcc -O2 ~10 s per MiB; the factors leave room for a busy
+ * machine. docs/CONFIG.md states the formula. Each is capped by
+ * compile_cpu_time, and the wall clock by 3x the CPU allowance. */
+static const double k_wasm2c_base_s = 5, k_wasm2c_per_mib_s = 10;
+static const double k_tcc_base_s = 5, k_tcc_per_mib_s = 2;
+static const double k_cc_base_s = 10, k_cc_per_mib_s = 30;
+static const double k_link_base_s = 10, k_link_per_mib_s = 2;
+
+static uint64_t file_bytes(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
 
 static const char k_exports_map[] = "{ global: wp_glue_descriptor; local: *; };\n";
 
@@ -255,7 +272,8 @@ static int translate(const wp__compiler *cc, const wp__build_request *req, const
   argv[n++] = c_path;
   argv[n] = NULL;
   char captured[8192];
-  int rc = wp__spawn(argv, &cc->limits, captured, sizeof(captured), err);
+  wp__spawn_limits limits = wp__scaled_limits(cc, k_wasm2c_base_s, k_wasm2c_per_mib_s, req->length);
+  int rc = wp__spawn(argv, &limits, captured, sizeof(captured), err);
   if (rc == WP_ECOMPILE && strstr(captured, "exceeds max nesting depth")) {
     /* A valid module past wasm2c's own nesting limit: an implementation
      * limit, like a compiler killed by its CPU limit. */
@@ -326,7 +344,11 @@ static void compile_one(const compile_batch *b, compile_job *job) {
   argv[n++] = job->object;
   argv[n] = NULL;
   char captured[8192];
-  job->rc = wp__spawn(argv, &cc->limits, captured, sizeof(captured), &job->err);
+  uint64_t input = file_bytes(job->source);
+  wp__spawn_limits limits = b->tier == WP_TIER_OPTIMIZED
+                                ? wp__scaled_limits(cc, k_cc_base_s, k_cc_per_mib_s, input)
+                                : wp__scaled_limits(cc, k_tcc_base_s, k_tcc_per_mib_s, input);
+  job->rc = wp__spawn(argv, &limits, captured, sizeof(captured), &job->err);
 }
 
 static void *compile_worker(void *arg) {
@@ -390,8 +412,12 @@ static int link_so(const wp__compiler *cc, wp_tier tier, const char *dir, const 
   argv[n++] = "-Wl,-Bsymbolic";
   argv[n++] = map_arg;
   argv[n] = NULL;
+  uint64_t objects = 0;
+  for (uint32_t i = 0; i < b->count; i++)
+    objects += file_bytes(b->jobs[i].object);
   char captured[8192];
-  int rc = wp__spawn(argv, &cc->limits, captured, sizeof(captured), err);
+  wp__spawn_limits limits = wp__scaled_limits(cc, k_link_base_s, k_link_per_mib_s, objects);
+  int rc = wp__spawn(argv, &limits, captured, sizeof(captured), err);
   free(argv);
   return rc;
 }

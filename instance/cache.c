@@ -170,6 +170,8 @@ int wp__compiler_init(wp__compiler *cc, const wp_runtime_config *cfg, wp_error *
   cc->limits.cpu_seconds = cfg->compile_cpu_seconds;
   cc->limits.memory_bytes = cfg->compile_memory_bytes;
   cc->limits.wall_ms = cfg->compile_wall_ms;
+  pthread_mutex_init(&cc->flight_lock, NULL);
+  pthread_cond_init(&cc->flight_done, NULL);
   if (!cc->cache_dir || !cc->toolroot || !cc->opt_level) {
     wp__compiler_free(cc);
     return wp__error(err, WP_ENOMEM, "out of memory");
@@ -199,6 +201,8 @@ int wp__compiler_init(wp__compiler *cc, const wp_runtime_config *cfg, wp_error *
 }
 
 void wp__compiler_free(wp__compiler *cc) {
+  pthread_mutex_destroy(&cc->flight_lock);
+  pthread_cond_destroy(&cc->flight_done);
   free(cc->cache_dir);
   free(cc->toolroot);
   free(cc->versions);
@@ -238,24 +242,66 @@ int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length,
   return rc;
 }
 
-int wp__compile(const wp__compiler *cc, const wp__build_request *req, const char *key_hex,
-                char **so_path, bool *cache_hit, wp_error *err) {
-  size_t path_len = strlen(cc->cache_dir) + strlen(key_hex) + 8;
-  char *path = malloc(path_len);
-  if (!path)
-    return wp__error(err, WP_ENOMEM, "out of memory");
-  snprintf(path, path_len, "%s/%s.so", cc->cache_dir, key_hex);
+/* One build in progress. */
+typedef struct wp__flight {
+  char key[65];
+  struct wp__flight *next;
+} wp__flight;
+
+static wp__flight *find_flight(wp__compiler *cc, const char *key) {
+  for (wp__flight *f = cc->flights; f; f = f->next)
+    if (strcmp(f->key, key) == 0)
+      return f;
+  return NULL;
+}
+
+/* Waits while another thread builds key, then claims it (returns the
+ * flight to land) unless the artifact appeared meanwhile (returns NULL and
+ * sets *hit). */
+static int claim_flight(wp__compiler *cc, const char *key, const char *path, wp__flight **out,
+                        bool *hit) {
+  *out = NULL;
+  *hit = false;
+  pthread_mutex_lock(&cc->flight_lock);
+  while (find_flight(cc, key))
+    pthread_cond_wait(&cc->flight_done, &cc->flight_lock);
   if (access(path, R_OK) == 0) {
-    *so_path = path;
-    *cache_hit = true;
+    pthread_mutex_unlock(&cc->flight_lock);
+    *hit = true;
     return 0;
   }
+  wp__flight *f = calloc(1, sizeof(*f));
+  if (!f) {
+    pthread_mutex_unlock(&cc->flight_lock);
+    return WP_ENOMEM;
+  }
+  snprintf(f->key, sizeof(f->key), "%s", key);
+  f->next = cc->flights;
+  cc->flights = f;
+  pthread_mutex_unlock(&cc->flight_lock);
+  *out = f;
+  return 0;
+}
+
+static void land_flight(wp__compiler *cc, wp__flight *flight) {
+  pthread_mutex_lock(&cc->flight_lock);
+  for (wp__flight **at = &cc->flights; *at; at = &(*at)->next) {
+    if (*at == flight) {
+      *at = flight->next;
+      break;
+    }
+  }
+  pthread_cond_broadcast(&cc->flight_done);
+  pthread_mutex_unlock(&cc->flight_lock);
+  free(flight);
+}
+
+static int build_and_publish(const wp__compiler *cc, const wp__build_request *req, const char *path,
+                             wp_error *err) {
   char dir[4096];
-  if (!path_join(dir, sizeof(dir), cc->cache_dir, "tmp.XXXXXX") || mkdtemp(dir) == NULL) {
-    free(path);
+  if (!path_join(dir, sizeof(dir), cc->cache_dir, "tmp.XXXXXX") || mkdtemp(dir) == NULL)
     return wp__error(err, WP_EIO, "cannot create a build directory in %s: %s", cc->cache_dir,
                      strerror(errno));
-  }
   int rc = wp__build(cc, req, dir, err);
   if (rc == 0) {
     char built[4300];
@@ -263,11 +309,48 @@ int wp__compile(const wp__compiler *cc, const wp__build_request *req, const char
       rc = wp__error(err, WP_EIO, "cannot publish %s: %s", path, strerror(errno));
   }
   wp__build_clean(dir);
+  return rc;
+}
+
+int wp__compile(wp__compiler *cc, const wp__build_request *req, const char *key_hex, char **so_path,
+                bool *cache_hit, wp_error *err) {
+  size_t path_len = strlen(cc->cache_dir) + strlen(key_hex) + 8;
+  char *path = malloc(path_len);
+  if (!path)
+    return wp__error(err, WP_ENOMEM, "out of memory");
+  snprintf(path, path_len, "%s/%s.so", cc->cache_dir, key_hex);
+  *cache_hit = access(path, R_OK) == 0;
+  if (!*cache_hit && req->cache_only) {
+    free(path);
+    return wp__error(err, WP_ENOT_FOUND, "not in the compile cache");
+  }
+  wp__flight *flight = NULL;
+  int rc = *cache_hit ? 0 : claim_flight(cc, key_hex, path, &flight, cache_hit);
+  if (rc == 0 && flight) {
+    rc = build_and_publish(cc, req, path, err);
+    land_flight(cc, flight);
+  } else if (rc != 0) {
+    rc = wp__error(err, rc, "out of memory");
+  }
   if (rc != 0) {
     free(path);
     return rc;
   }
   *so_path = path;
-  *cache_hit = false;
   return 0;
+}
+
+wp__spawn_limits wp__scaled_limits(const wp__compiler *cc, double base_seconds,
+                                   double seconds_per_mib, uint64_t input_bytes) {
+  wp__spawn_limits l = cc->limits;
+  double cpu = base_seconds + seconds_per_mib * (double)input_bytes / (1024.0 * 1024.0);
+  uint64_t cpu_seconds = (uint64_t)cpu + 1;
+  if (l.cpu_seconds == 0 || cpu_seconds < l.cpu_seconds)
+    l.cpu_seconds = cpu_seconds;
+  /* Wall clock: three times the CPU allowance (a busy machine, or children
+   * run in parallel), within the configured maximum. */
+  uint64_t wall_ms = 3000 * l.cpu_seconds;
+  if (l.wall_ms == 0 || wall_ms < l.wall_ms)
+    l.wall_ms = wall_ms;
+  return l;
 }

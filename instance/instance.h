@@ -150,6 +150,10 @@ typedef struct wp_module_options {
    * does not assume. */
   uint32_t disabled_features;
   wp_tier tier; /* requested; wp_module_tier() says what was built */
+  /* Load only if the code is already in the compile cache (WP_ENOT_FOUND
+   * otherwise): a restart looks for tier-1 code this way before it falls
+   * back to building tier 0. */
+  bool cache_only;
 } wp_module_options;
 
 /* Validates, refuses unsupported features (SIMD) and unknown imports,

@@ -304,7 +304,8 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
                            .wasm = compile_bytes,
                            .length = compile_length,
                            .disabled_features = opts ? opts->disabled_features : 0,
-                           .tier = opts ? opts->tier : WP_TIER_BASELINE};
+                           .tier = opts ? opts->tier : WP_TIER_BASELINE,
+                           .cache_only = opts && opts->cache_only};
   mod->tier = wp__build_tier(&req);
   char input_hex[65], key_hex[65];
   wp__sha256_hex(compile_bytes, compile_length, input_hex);

@@ -159,7 +159,12 @@ typedef struct wp__compiler {
   char libtcc1[4096]; /* tcc's runtime archive (va_arg) */
   wp__tier_tool tiers[2];
   uint32_t jobs;
-  wp__spawn_limits limits;
+  wp__spawn_limits limits; /* the configured maximum of every child */
+  /* Single flight: the cache keys being built now. A second load of the
+   * same key waits for the first build instead of compiling it again. */
+  pthread_mutex_t flight_lock;
+  pthread_cond_t flight_done;
+  struct wp__flight *flights;
 } wp__compiler;
 
 int wp__compiler_init(wp__compiler *cc, const wp_runtime_config *cfg, wp_error *err);
@@ -174,15 +179,17 @@ typedef struct wp__build_request {
   size_t length;
   uint32_t disabled_features;
   wp_tier tier;
+  bool cache_only; /* WP_ENOENT instead of building on a miss */
 } wp__build_request;
 
 /* The tier a request really builds at (SIMD forces tier 1). */
 wp_tier wp__build_tier(const wp__build_request *req);
 
 /* Produces the .so for a request: from the cache when key_hex names an
- * artifact there, else by building it (build.c). *so_path is malloc'd. */
-int wp__compile(const wp__compiler *cc, const wp__build_request *req, const char *key_hex,
-                char **so_path, bool *cache_hit, wp_error *err);
+ * artifact there, else by building it (build.c), once for concurrent
+ * requests of the same key. *so_path is malloc'd. */
+int wp__compile(wp__compiler *cc, const wp__build_request *req, const char *key_hex, char **so_path,
+                bool *cache_hit, wp_error *err);
 
 /* build.c: translates and compiles into dir/out.so. */
 int wp__build(const wp__compiler *cc, const wp__build_request *req, const char *dir, wp_error *err);
@@ -195,6 +202,12 @@ void wp__build_clean(const char *dir);
  * also has unknown imports (the spec's order: validation before linking). */
 int wp__validate(const wp__compiler *cc, const uint8_t *wasm, size_t length,
                  uint32_t disabled_features, wp_error *err);
+
+/* The limits of one compiler child, scaled to the bytes it reads
+ * (docs/CONFIG.md has the formula): a few seconds for small inputs, never
+ * more than the configured maximum. */
+wp__spawn_limits wp__scaled_limits(const wp__compiler *cc, double base_seconds,
+                                   double seconds_per_mib, uint64_t input_bytes);
 
 /* argv of a tool-root program: [loader, --library-path, libpath, program].
  * Fills out[0..3] and returns 4. */
