@@ -178,8 +178,9 @@ int wp_pool_sizing_compute(const wp_pool_config *cfg, wp_pool_sizing *out, char 
   if (out->total_reserved <= out->available_bytes)
     return 0;
   /* Blame the field that sets the largest reservation. */
-  static const char *const blamed[] = {"guarded_memories", "small_memories", "table_elements",
-                                       "max_instance_bytes"};
+  const char *const blamed[] = {cfg->guarded_memories == WP_POOL_DERIVED ? "total_instances"
+                                                                         : "guarded_memories",
+                                "small_memories", "table_elements", "max_instance_bytes"};
   size_t largest = 0;
   for (size_t i = 1; i < sizeof(parts) / sizeof(parts[0]); i++)
     if (parts[i] > parts[largest])

@@ -174,6 +174,9 @@ typedef struct wp__build_request {
   size_t length;
   uint32_t disabled_features;
   wp_tier tier;
+  /* Compile with wasm2c's explicit bounds checks instead of relying on
+   * guard pages (small slots); part of the cache key. */
+  bool bounds_checks;
 } wp__build_request;
 
 /* The tier a request really builds at (SIMD forces tier 1). */
@@ -289,7 +292,8 @@ int wp__deadline_signal(void);
 /* A pooled memory or table and the wasm_rt_* descriptor the generated code
  * holds for it (NULL until the generated instantiate binds it). */
 typedef struct wp__memory_binding {
-  void *memory; /* wasm_rt_memory_t * */
+  void *memory;               /* wasm_rt_memory_t * */
+  wp_memory_class slot_class; /* set before wp__memory_plan (default guarded) */
   wp_memory_slot slot;
   bool held;
 } wp__memory_binding;
