@@ -71,7 +71,6 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
   } sizes[] = {
       {"max_memory_bytes", cfg->max_memory_bytes, false},
       {"guard_bytes", cfg->guard_bytes, true},
-      {"max_instance_bytes", cfg->max_instance_bytes, false},
       {"keep_resident_bytes", cfg->keep_resident_bytes, true},
       {"table_keep_resident_bytes", cfg->table_keep_resident_bytes, true},
       {"max_committed_bytes", cfg->max_committed_bytes, true},
@@ -86,6 +85,18 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
     if (sizes[i].value > WP__MAX_RESERVATION)
       return fail(why, why_len, "%s: larger than the address space", sizes[i].name);
   }
+  /* Instance areas may share a page: the engine's struct of a small module
+   * is a few hundred bytes, and a page per live instance was a third of
+   * its resident cost (docs/BENCHMARKS.md "Density"). Guests never address
+   * an area; release clears what the holder used with memset. */
+  if (cfg->max_instance_bytes == 0)
+    return fail(why, why_len, "max_instance_bytes: must not be zero");
+  if (cfg->max_instance_bytes % 64 != 0 ||
+      (cfg->max_instance_bytes > page && cfg->max_instance_bytes % page != 0))
+    return fail(why, why_len,
+                "max_instance_bytes: must be a multiple of 64 below the page size (%" PRIu64
+                ") and of the page size above it",
+                page);
   if (cfg->keep_resident_bytes > cfg->max_memory_bytes)
     return fail(why, why_len, "keep_resident_bytes: larger than max_memory_bytes");
   if (cfg->table_elements == 0)
