@@ -73,7 +73,14 @@ Test(pool, unreservable_address_space_is_esys) {
   cfg.keep_resident_bytes = 0;
   char why[256] = "";
   wp_pool *pool = NULL;
-  cr_assert_eq(wp_pool_config_check(&cfg, why, sizeof(why)), 0, "%s", why);
+  /* Under ASan its shadow takes ~20 TiB, and the sizing already sees that
+   * 120 TiB cannot fit: then the check refuses it with the figures. */
+  if (wp_pool_config_check(&cfg, why, sizeof(why)) != 0) {
+    cr_assert(strstr(why, "the pools need 120.0 TiB") != NULL, "why: %s", why);
+    cr_assert_eq(wp_pool_create(&cfg, &pool, why, sizeof(why)), WP_ECONFIG);
+    cr_assert_null(pool);
+    return;
+  }
   cr_assert_eq(wp_pool_create(&cfg, &pool, why, sizeof(why)), WP_ESYS);
   cr_assert_null(pool);
   cr_assert(strncmp(why, "memory pool", 11) == 0, "why: %s", why);
