@@ -7,8 +7,11 @@
  * path except what copy-on-write images and resets need.
  *
  *   instance pool  [area 0][area 1]...          max_instance_bytes each
- *   memory pool    [guard][mem 0][guard][mem 1][guard]...
+ *   memory pool    [guard][mem 0][guard][mem 1][guard]...   (guarded class)
  *                  mem i = max_memory_bytes, guards shared between neighbours
+ *   small memories [mem 0][mem 1]...             (small class, optional)
+ *                  mem i = small_memory_bytes, no guard: only for code that
+ *                  checks every access against the memory's size itself
  *   table pool     [table 0][table 1]...        table_elements * element bytes
  *
  * alloc/ knows nothing about WebAssembly: a memory image is a list of
@@ -34,6 +37,17 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The two memory-slot classes. Guard-page code (no bounds checks) may only
+ * run in guarded slots; code with explicit bounds checks may run in either,
+ * and is what small slots are for. The embedder pairs code and class. */
+typedef enum wp_memory_class {
+  WP_MEMORY_GUARDED = 0, /* max_memory_bytes + guard_bytes per slot */
+  WP_MEMORY_SMALL = 1,   /* small_memory_bytes per slot, no guard */
+} wp_memory_class;
+
+/* guarded_memories default: total_instances * memories_per_instance. */
+#define WP_POOL_DERIVED UINT32_MAX
 
 /* Sizes of every pool and every limit. All byte sizes must be multiples of the
  * host page size. wp_pool_config_default() fills the documented defaults. */
@@ -83,6 +97,14 @@ typedef struct wp_pool_config {
    * then returns -1 to the guest, as the spec allows). 0: no budget beyond
    * the slots themselves. A page-size multiple. Default 0. */
   uint64_t max_committed_bytes;
+  /* Guarded memory slots; 0: none. Default WP_POOL_DERIVED, which is
+   * total_instances * memories_per_instance. A dense pool caps this: every
+   * guarded slot reserves max_memory_bytes + guard_bytes of address space. */
+  uint32_t guarded_memories;
+  /* Small memory slots (no guard region); 0: none. Default 0. */
+  uint32_t small_memories;
+  /* Largest linear memory of a small slot, bytes. Default 64 MiB. */
+  uint64_t small_memory_bytes;
 } wp_pool_config;
 
 void wp_pool_config_default(wp_pool_config *cfg);
@@ -90,6 +112,27 @@ void wp_pool_config_default(wp_pool_config *cfg);
 /* Checks a config without reserving anything. On error returns WP_ECONFIG and,
  * if why is not NULL, writes "field: what is wrong" into why. */
 int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len);
+
+/* guarded_memories with WP_POOL_DERIVED resolved. */
+uint32_t wp_pool_guarded_memories(const wp_pool_config *cfg);
+
+/* The address space a config reserves, pool by pool (wp_pool_create maps
+ * exactly these), and what this process may reserve. */
+typedef struct wp_pool_sizing {
+  uint64_t guarded_reserved;  /* [guard] + guarded_memories * (max_memory + guard) */
+  uint64_t small_reserved;    /* small_memories * small_memory_bytes */
+  uint64_t table_reserved;    /* table slots * table bytes (page-rounded) */
+  uint64_t instance_reserved; /* total_instances * max_instance_bytes */
+  uint64_t total_reserved;    /* the sum; UINT64_MAX when it overflows */
+  /* User address space of this architecture (128 TiB on x86-64), or
+   * RLIMIT_AS when that is lower, less what the process has mapped now. */
+  uint64_t available_bytes;
+} wp_pool_sizing;
+
+/* Fills out for cfg (no reservation). Returns 0, or WP_ECONFIG with why
+ * naming the pool and its figures when total_reserved exceeds available_bytes. */
+int wp_pool_sizing_compute(const wp_pool_config *cfg, wp_pool_sizing *out, char *why,
+                           size_t why_len);
 
 /* ---- Memory images (copy-on-write, backed by one memfd) ------------------ */
 
@@ -138,24 +181,27 @@ void wp_instance_slot_release(wp_pool *pool, wp_instance_slot *slot, uint64_t us
 
 /* Linear memories. */
 typedef struct wp_memory_request {
-  const wp_image *image;  /* NULL: all zeroes */
-  uint64_t initial_bytes; /* accessible on acquire; >= image bytes */
-  uint64_t maximum_bytes; /* module's maximum; UINT64_MAX when it has none */
+  wp_memory_class slot_class; /* WP_MEMORY_GUARDED unless set */
+  const wp_image *image;      /* NULL: all zeroes */
+  uint64_t initial_bytes;     /* accessible on acquire; >= image bytes */
+  uint64_t maximum_bytes;     /* module's maximum; UINT64_MAX when it has none */
 } wp_memory_request;
 
 typedef struct wp_memory_slot {
   uint32_t index;
   uint8_t *base;             /* first byte of linear memory */
   uint64_t accessible_bytes; /* current size; past it everything faults */
-  uint64_t limit_bytes;      /* min(request maximum, max_memory_bytes) */
-  bool affinity_hit;         /* the image (or, without one, zeroes at this size) was
-                                already in this slot */
+  uint64_t limit_bytes;      /* min(request maximum, the class's slot bytes) */
+  wp_memory_class slot_class;
+  bool affinity_hit; /* the image (or, without one, zeroes at this size) was
+                        already in this slot */
 } wp_memory_slot;
 
 /* Takes a memory slot holding exactly the image (or zeroes) in
  * [0, initial_bytes) and faulting everywhere past it, up to the end of the
  * trailing guard. Prefers a free slot that last held the same image, or,
  * for image NULL, zeroes at the same initial size (no system call then).
+ * Only slots of req->slot_class are considered (no fallback to the other).
  * WP_EPOOL_EXHAUSTED when every slot is in use; WP_ELIMIT when initial_bytes
  * exceeds the slot size or the request's maximum, or would take the pool
  * past max_committed_bytes. Never copies image bytes. */
@@ -186,8 +232,9 @@ void wp_table_release(wp_pool *pool, wp_table_slot *slot);
  * start of each area, so anything it placed in an area (a memory or table
  * descriptor) leads back to its instance without a registry. */
 void *wp_pool_instance_area_of(const wp_pool *pool, const void *addr);
-/* True when addr is inside the memory pool's reservation: a fault there is a
- * guest's out-of-bounds access (every byte is a slot or a guard). */
+/* True when addr is inside a memory reservation (either class): a fault
+ * there is a guest's out-of-bounds access (every byte is a slot or a guard;
+ * bounds-checked code in a small slot never faults past its size). */
 bool wp_pool_memory_contains(const wp_pool *pool, const void *addr);
 
 /* Runs every pending batched reset now (tests, shutdown). */
@@ -205,12 +252,13 @@ typedef struct wp_slot_counts {
 } wp_slot_counts;
 
 typedef struct wp_pool_stats {
-  wp_slot_counts instances, memories, tables;
-  uint64_t affinity_hits;       /* acquires that found their image mapped (or,
-                                   without image, zeroes at their size) */
-  uint64_t affinity_misses;     /* acquires that did not */
-  uint64_t image_maps;          /* mmap calls that attached an image */
-  uint64_t resets;              /* memory slot resets done */
+  wp_slot_counts instances, memories, tables; /* memories: both classes */
+  wp_slot_counts small_memories;              /* the small class's part */
+  uint64_t affinity_hits;                     /* acquires that found their image mapped (or,
+                                                 without image, zeroes at their size) */
+  uint64_t affinity_misses;                   /* acquires that did not */
+  uint64_t image_maps;                        /* mmap calls that attached an image */
+  uint64_t resets;                            /* memory slot resets done */
   uint64_t bytes_decommitted;   /* bytes passed to madvise(MADV_DONTNEED), all pools */
   uint64_t warm_evictions;      /* warm slots made cold past max_unused_warm_slots */
   uint64_t committed_bytes;     /* accessible bytes of the memory slots in use */

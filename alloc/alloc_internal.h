@@ -87,15 +87,26 @@ typedef struct wp__memory_slot {
   uint32_t pending_next;   /* decommit queue link */
 } wp__memory_slot;
 
+/* One slot class: its own reservation and index. Slot numbers are global
+ * across classes (guarded first, then small), so the decommit queue and the
+ * slots array need not know about classes; the index works in local
+ * numbers (global - first). */
+typedef struct wp__memory_class {
+  wp__index index;      /* (lock) */
+  uint8_t *reservation; /* NULL when count is 0 */
+  uint64_t reservation_bytes;
+  uint8_t *first_base; /* base of local slot 0 */
+  uint64_t slot_bytes; /* largest memory: max_memory_bytes or small_memory_bytes */
+  uint64_t stride;     /* slot_bytes + guard (0 for the small class) */
+  uint32_t first;      /* global number of local slot 0 */
+  uint32_t count;
+} wp__memory_class;
+
 typedef struct wp__memory_pool {
   pthread_mutex_t lock;
-  wp__index index;
-  wp__memory_slot *slots;
-  uint8_t *reservation;
-  uint64_t reservation_bytes;
-  uint8_t *first_base; /* base of slot 0 */
-  uint64_t stride;     /* max_memory_bytes + guard_bytes */
-  uint32_t count;
+  wp__memory_class classes[2]; /* by wp_memory_class */
+  wp__memory_slot *slots;      /* every class's, by global number */
+  uint32_t count;              /* both classes */
 } wp__memory_pool;
 
 /* ---- decommit.c ---------------------------------------------------------- */

@@ -1,8 +1,12 @@
 /* memory_pool.c — linear-memory slots: acquire, grow, release and reset.
  *
- * Layout: one PROT_NONE reservation [guard?][mem 0][guard][mem 1][guard]...
- * where mem i is max_memory_bytes and each guard is guard_bytes. Within a
- * slot, while it is free or held:
+ * Layout: one PROT_NONE reservation per slot class. The guarded class is
+ * [guard?][mem 0][guard][mem 1][guard]... where mem i is max_memory_bytes
+ * and each guard is guard_bytes; the small class is [mem 0][mem 1]... of
+ * small_memory_bytes each, with no guard: code that runs there checks every
+ * access against its memory's size, so the PROT_NONE tail of a slot is a
+ * second line of defence, not the bounds check. Everything below holds for
+ * both classes. Within a slot, while it is free or held:
  *   [0, image bytes)        MAP_PRIVATE mapping of the image's memfd, RW
  *   [image bytes, rw_bytes) anonymous, RW
  *   [rw_bytes, max)         PROT_NONE (the reservation itself)
@@ -51,8 +55,14 @@
 
 #include "alloc_internal.h"
 
-static uint8_t *slot_base(const wp__memory_pool *mp, uint32_t s) {
-  return mp->first_base + (uint64_t)s * mp->stride;
+static wp__memory_class *class_of(wp__memory_pool *mp, uint32_t s) {
+  return s < mp->classes[WP_MEMORY_GUARDED].count ? &mp->classes[WP_MEMORY_GUARDED]
+                                                  : &mp->classes[WP_MEMORY_SMALL];
+}
+
+static uint8_t *slot_base(wp__memory_pool *mp, uint32_t s) {
+  wp__memory_class *cls = class_of(mp, s);
+  return cls->first_base + (uint64_t)(s - cls->first) * cls->stride;
 }
 
 /* Image ids count up from 1 (image.c) and never reach bit 63, so keys with
@@ -69,29 +79,62 @@ static uint64_t slot_key(const wp__memory_slot *slot) {
   return slot->image != NULL ? slot->image->id : zero_key(slot->rw_bytes);
 }
 
-int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
-  const wp_pool_config *cfg = &pool->cfg;
-  wp__memory_pool *mp = &pool->memories;
-  mp->count = cfg->total_instances * cfg->memories_per_instance;
-  mp->stride = cfg->max_memory_bytes + cfg->guard_bytes;
-  uint64_t leading = cfg->guard_before ? cfg->guard_bytes : 0;
-  mp->reservation_bytes = leading + (uint64_t)mp->count * mp->stride;
-  void *res = mmap(NULL, mp->reservation_bytes, PROT_NONE,
+static int class_init(wp__memory_class *cls, uint32_t first, uint32_t count, uint64_t slot_bytes,
+                      uint64_t guard_bytes, bool guard_before, uint32_t max_warm, const char *name,
+                      char *why, size_t why_len) {
+  memset(cls, 0, sizeof(*cls));
+  cls->first = first;
+  cls->count = count;
+  cls->slot_bytes = slot_bytes;
+  cls->stride = slot_bytes + guard_bytes;
+  if (count == 0)
+    return 0;
+  uint64_t leading = guard_before ? guard_bytes : 0;
+  cls->reservation_bytes = leading + (uint64_t)count * cls->stride;
+  void *res = mmap(NULL, cls->reservation_bytes, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (res == MAP_FAILED) {
     if (why != NULL && why_len > 0)
-      snprintf(why, why_len, "memory pool: cannot reserve %llu bytes of address space (%s)",
-               (unsigned long long)mp->reservation_bytes, strerror(errno));
+      snprintf(why, why_len, "%s: cannot reserve %llu bytes of address space (%s)", name,
+               (unsigned long long)cls->reservation_bytes, strerror(errno));
     return WP_ESYS;
   }
-  mp->reservation = res;
-  mp->first_base = mp->reservation + leading;
-  mp->slots = calloc(mp->count, sizeof(*mp->slots));
-  int rc = mp->slots == NULL ? WP_ENOMEM
-                             : wp__index_init(&mp->index, mp->count, cfg->max_unused_warm_slots);
+  cls->reservation = res;
+  cls->first_base = cls->reservation + leading;
+  int rc = wp__index_init(&cls->index, count, max_warm);
+  if (rc != 0) {
+    munmap(cls->reservation, cls->reservation_bytes);
+    cls->reservation = NULL;
+  }
+  return rc;
+}
+
+static void class_fini(wp__memory_class *cls) {
+  if (cls->reservation != NULL)
+    munmap(cls->reservation, cls->reservation_bytes);
+  wp__index_destroy(&cls->index);
+}
+
+int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
+  const wp_pool_config *cfg = &pool->cfg;
+  wp__memory_pool *mp = &pool->memories;
+  uint32_t guarded = wp_pool_guarded_memories(cfg);
+  mp->count = guarded + cfg->small_memories;
+  mp->slots = calloc(mp->count ? mp->count : 1, sizeof(*mp->slots));
+  if (mp->slots == NULL)
+    return WP_ENOMEM;
+  int rc = class_init(&mp->classes[WP_MEMORY_GUARDED], 0, guarded, cfg->max_memory_bytes,
+                      cfg->guard_bytes, cfg->guard_before, cfg->max_unused_warm_slots,
+                      "memory pool", why, why_len);
+  if (rc == 0) {
+    rc = class_init(&mp->classes[WP_MEMORY_SMALL], guarded, cfg->small_memories,
+                    cfg->small_memory_bytes, 0, false, cfg->max_unused_warm_slots,
+                    "small memory pool", why, why_len);
+    if (rc != 0)
+      class_fini(&mp->classes[WP_MEMORY_GUARDED]);
+  }
   if (rc != 0) {
     free(mp->slots);
-    munmap(mp->reservation, mp->reservation_bytes);
     return rc;
   }
   pthread_mutex_init(&mp->lock, NULL);
@@ -102,8 +145,8 @@ void wp__memory_pool_fini(wp_pool *pool) {
   wp__memory_pool *mp = &pool->memories;
   for (uint32_t s = 0; s < mp->count; s++)
     wp_image_release(mp->slots[s].image);
-  munmap(mp->reservation, mp->reservation_bytes);
-  wp__index_destroy(&mp->index);
+  class_fini(&mp->classes[WP_MEMORY_GUARDED]);
+  class_fini(&mp->classes[WP_MEMORY_SMALL]);
   free(mp->slots);
   pthread_mutex_destroy(&mp->lock);
 }
@@ -187,8 +230,10 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   wp_image *image = (wp_image *)req->image;
   if (image != NULL && image->bytes == 0)
     image = NULL; /* nothing to map: same as no image */
-  uint64_t limit = req->maximum_bytes < pool->cfg.max_memory_bytes ? req->maximum_bytes
-                                                                   : pool->cfg.max_memory_bytes;
+  if (req->slot_class != WP_MEMORY_GUARDED && req->slot_class != WP_MEMORY_SMALL)
+    return WP_EINVAL;
+  wp__memory_class *cls = &mp->classes[req->slot_class];
+  uint64_t limit = req->maximum_bytes < cls->slot_bytes ? req->maximum_bytes : cls->slot_bytes;
   if (req->initial_bytes > limit)
     return WP_ELIMIT;
   if (req->initial_bytes % pool->page_bytes != 0)
@@ -203,12 +248,14 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   uint32_t s;
   pthread_mutex_lock(&mp->lock);
   for (;;) {
-    s = wp__index_acquire(&mp->index, key, &hit, &prev_key);
-    if (s != WP__NO_SLOT)
+    s = cls->count == 0 ? WP__NO_SLOT : wp__index_acquire(&cls->index, key, &hit, &prev_key);
+    if (s != WP__NO_SLOT) {
+      s += cls->first;
       break;
+    }
     /* Full, but busy slots (released and waiting for their reset, or being
      * made cold after an eviction) come back soon: flush and retry. */
-    if (mp->index.busy == 0) {
+    if (cls->index.busy == 0) {
       pthread_mutex_unlock(&mp->lock);
       budget_return(pool, req->initial_bytes);
       return WP_EPOOL_EXHAUSTED;
@@ -263,6 +310,7 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   out->base = base;
   out->accessible_bytes = req->initial_bytes;
   out->limit_bytes = limit;
+  out->slot_class = req->slot_class;
   out->affinity_hit = hit;
   return 0;
 }
@@ -300,8 +348,9 @@ void wp_memory_release(wp_pool *pool, wp_memory_slot *handle) {
     wp__memory_slot_return(pool, s);
     return;
   }
+  wp__memory_class *cls = class_of(mp, s);
   pthread_mutex_lock(&mp->lock);
-  wp__index_mark_busy(&mp->index, s);
+  wp__index_mark_busy(&cls->index, s - cls->first);
   bool run_now = wp__decommit_push_locked(pool, s);
   pthread_mutex_unlock(&mp->lock);
   if (run_now)
@@ -384,9 +433,12 @@ static void make_cold(wp_pool *pool, uint32_t victim) {
     if (mp->slots[victim].image == NULL || unmap_image(mp, victim) != 0)
       scrub(mp, victim, 0);
     atomic_fetch_add_explicit(&pool->warm_evictions, 1, memory_order_relaxed);
+    wp__memory_class *cls = class_of(mp, victim);
     pthread_mutex_lock(&mp->lock);
-    victim = wp__index_release(&mp->index, victim, 0);
+    victim = wp__index_release(&cls->index, victim - cls->first, 0);
     pthread_mutex_unlock(&mp->lock);
+    if (victim != WP__NO_SLOT)
+      victim += cls->first;
   }
 }
 
@@ -402,10 +454,11 @@ void wp__memory_slots_return(wp_pool *pool, const uint32_t *slots, uint32_t coun
     uint32_t victim_count = 0;
     pthread_mutex_lock(&mp->lock);
     for (; done < count && victim_count < 64; done++) {
-      uint32_t victim =
-          wp__index_release(&mp->index, slots[done], slot_key(&mp->slots[slots[done]]));
+      wp__memory_class *cls = class_of(mp, slots[done]);
+      uint32_t victim = wp__index_release(&cls->index, slots[done] - cls->first,
+                                          slot_key(&mp->slots[slots[done]]));
       if (victim != WP__NO_SLOT)
-        victims[victim_count++] = victim;
+        victims[victim_count++] = victim + cls->first;
     }
     pthread_mutex_unlock(&mp->lock);
     for (uint32_t v = 0; v < victim_count; v++)

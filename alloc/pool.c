@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "alloc_internal.h"
@@ -30,6 +31,16 @@ void wp_pool_config_default(wp_pool_config *cfg) {
   cfg->max_unused_warm_slots = 100;
   cfg->decommit_batch_size = 1;
   cfg->decommit_in_background = false;
+  cfg->guarded_memories = WP_POOL_DERIVED;
+  cfg->small_memories = 0;
+  cfg->small_memory_bytes = 64ull << 20;
+}
+
+uint32_t wp_pool_guarded_memories(const wp_pool_config *cfg) {
+  if (cfg->guarded_memories != WP_POOL_DERIVED)
+    return cfg->guarded_memories;
+  uint64_t derived = (uint64_t)cfg->total_instances * cfg->memories_per_instance;
+  return derived >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)derived;
 }
 
 static int fail(char *why, size_t why_len, const char *fmt, ...) {
@@ -60,10 +71,10 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
   } sizes[] = {
       {"max_memory_bytes", cfg->max_memory_bytes, false},
       {"guard_bytes", cfg->guard_bytes, true},
-      {"max_instance_bytes", cfg->max_instance_bytes, false},
       {"keep_resident_bytes", cfg->keep_resident_bytes, true},
       {"table_keep_resident_bytes", cfg->table_keep_resident_bytes, true},
       {"max_committed_bytes", cfg->max_committed_bytes, true},
+      {"small_memory_bytes", cfg->small_memory_bytes, cfg->small_memories == 0},
   };
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     if (sizes[i].value == 0 && !sizes[i].may_be_zero)
@@ -74,6 +85,18 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
     if (sizes[i].value > WP__MAX_RESERVATION)
       return fail(why, why_len, "%s: larger than the address space", sizes[i].name);
   }
+  /* Instance areas may share a page: the engine's struct of a small module
+   * is a few hundred bytes, and a page per live instance was a third of
+   * its resident cost (docs/BENCHMARKS.md "Density"). Guests never address
+   * an area; release clears what the holder used with memset. */
+  if (cfg->max_instance_bytes == 0)
+    return fail(why, why_len, "max_instance_bytes: must not be zero");
+  if (cfg->max_instance_bytes % 64 != 0 ||
+      (cfg->max_instance_bytes > page && cfg->max_instance_bytes % page != 0))
+    return fail(why, why_len,
+                "max_instance_bytes: must be a multiple of 64 below the page size (%" PRIu64
+                ") and of the page size above it",
+                page);
   if (cfg->keep_resident_bytes > cfg->max_memory_bytes)
     return fail(why, why_len, "keep_resident_bytes: larger than max_memory_bytes");
   if (cfg->table_elements == 0)
@@ -84,25 +107,109 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
     return fail(why, why_len, "decommit_batch_size: must be at least 1");
   uint64_t memories = (uint64_t)cfg->total_instances * cfg->memories_per_instance;
   uint64_t tables = (uint64_t)cfg->total_instances * cfg->tables_per_instance;
-  if (memories >= UINT32_MAX)
+  if (cfg->guarded_memories == WP_POOL_DERIVED && memories >= UINT32_MAX)
     return fail(why, why_len, "memories_per_instance: total memory slots exceed 2^32");
+  if ((uint64_t)wp_pool_guarded_memories(cfg) + cfg->small_memories >= UINT32_MAX)
+    return fail(why, why_len, "small_memories: total memory slots exceed 2^32");
   if (tables >= UINT32_MAX)
     return fail(why, why_len, "tables_per_instance: total table slots exceed 2^32");
-  uint64_t bytes;
+  wp_pool_sizing sizing;
+  return wp_pool_sizing_compute(cfg, &sizing, why, why_len);
+}
+
+/* "4 GiB", "1.5 TiB": figures for operators, at most one decimal. */
+static const char *human_bytes(uint64_t bytes, char *buf, size_t len) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes == UINT64_MAX) {
+    snprintf(buf, len, "more than 16 EiB");
+    return buf;
+  }
+  double value = (double)bytes;
+  size_t u = 0;
+  while (value >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+    value /= 1024;
+    u++;
+  }
+  if (value == (double)(uint64_t)value)
+    snprintf(buf, len, "%" PRIu64 " %s", (uint64_t)value, units[u]);
+  else
+    snprintf(buf, len, "%.1f %s", value, units[u]);
+  return buf;
+}
+
+/* a * b + c, saturating at UINT64_MAX. */
+static uint64_t mul_add(uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || __builtin_add_overflow(r, c, &r))
+    return UINT64_MAX;
+  return r;
+}
+
+/* What this process may still reserve: the architecture's user address
+ * space or RLIMIT_AS, whichever is lower, less what is mapped already
+ * (VmSize). Fragmentation can make a single reservation fail below this;
+ * wp_pool_create reports that case with the pool's figures. */
+static uint64_t address_space_available(void) {
+  uint64_t limit = WP__MAX_RESERVATION;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
+    limit = rl.rlim_cur;
+  uint64_t mapped = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f != NULL) {
+    unsigned long long pages;
+    if (fscanf(f, "%llu", &pages) == 1)
+      mapped = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    fclose(f);
+  }
+  return mapped < limit ? limit - mapped : 0;
+}
+
+int wp_pool_sizing_compute(const wp_pool_config *cfg, wp_pool_sizing *out, char *why,
+                           size_t why_len) {
+  memset(out, 0, sizeof(*out));
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  uint32_t guarded = wp_pool_guarded_memories(cfg);
   uint64_t stride = cfg->max_memory_bytes + cfg->guard_bytes;
-  if (__builtin_mul_overflow(memories, stride, &bytes) || bytes > WP__MAX_RESERVATION)
-    return fail(why, why_len,
-                "max_memory_bytes: total_instances * memories_per_instance * "
-                "(max_memory_bytes + guard_bytes) exceeds the address space");
-  if (__builtin_mul_overflow(tables, (uint64_t)cfg->table_elements * cfg->table_element_bytes,
-                             &bytes) ||
-      bytes > WP__MAX_RESERVATION)
-    return fail(why, why_len, "table_elements: the table reservation exceeds the address space");
-  if (__builtin_mul_overflow((uint64_t)cfg->total_instances, cfg->max_instance_bytes, &bytes) ||
-      bytes > WP__MAX_RESERVATION)
-    return fail(why, why_len,
-                "max_instance_bytes: the instance reservation exceeds the address space");
-  return 0;
+  if (guarded > 0)
+    out->guarded_reserved = mul_add(guarded, stride, cfg->guard_before ? cfg->guard_bytes : 0);
+  out->small_reserved = mul_add(cfg->small_memories, cfg->small_memory_bytes, 0);
+  uint64_t table_bytes = mul_add(cfg->table_elements, cfg->table_element_bytes, page - 1);
+  if (table_bytes != UINT64_MAX)
+    table_bytes = table_bytes / page * page;
+  out->table_reserved =
+      mul_add((uint64_t)cfg->total_instances * cfg->tables_per_instance, table_bytes, 0);
+  out->instance_reserved = mul_add(cfg->total_instances, cfg->max_instance_bytes, 0);
+  uint64_t parts[] = {out->guarded_reserved, out->small_reserved, out->table_reserved,
+                      out->instance_reserved};
+  out->total_reserved = 0;
+  for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+    out->total_reserved = mul_add(1, out->total_reserved, parts[i]);
+  out->available_bytes = address_space_available();
+  if (out->total_reserved <= out->available_bytes)
+    return 0;
+  /* Blame the field that sets the largest reservation. */
+  const char *const blamed[] = {cfg->guarded_memories == WP_POOL_DERIVED ? "total_instances"
+                                                                         : "guarded_memories",
+                                "small_memories", "table_elements", "max_instance_bytes"};
+  size_t largest = 0;
+  for (size_t i = 1; i < sizeof(parts) / sizeof(parts[0]); i++)
+    if (parts[i] > parts[largest])
+      largest = i;
+  char t[32], a[32], g[32], m[32], gd[32], sm[32], ss[32], tb[32], in[32];
+  return fail(why, why_len,
+              "%s: the pools need %s of address space but %s are available: guarded memories "
+              "%s (%" PRIu32 " x (%s + %s guard)), small memories %s (%" PRIu32
+              " x %s), tables %s, instance areas %s",
+              blamed[largest], human_bytes(out->total_reserved, t, sizeof(t)),
+              human_bytes(out->available_bytes, a, sizeof(a)),
+              human_bytes(out->guarded_reserved, g, sizeof(g)), guarded,
+              human_bytes(cfg->max_memory_bytes, m, sizeof(m)),
+              human_bytes(cfg->guard_bytes, gd, sizeof(gd)),
+              human_bytes(out->small_reserved, sm, sizeof(sm)), cfg->small_memories,
+              human_bytes(cfg->small_memory_bytes, ss, sizeof(ss)),
+              human_bytes(out->table_reserved, tb, sizeof(tb)),
+              human_bytes(out->instance_reserved, in, sizeof(in)));
 }
 
 int wp_pool_create(const wp_pool_config *cfg, wp_pool **out, char *why, size_t why_len) {
@@ -165,8 +272,13 @@ void *wp_pool_instance_area_of(const wp_pool *pool, const void *addr) {
 }
 
 bool wp_pool_memory_contains(const wp_pool *pool, const void *addr) {
-  uintptr_t at = (uintptr_t)addr, lo = (uintptr_t)pool->memories.reservation;
-  return at >= lo && at - lo < pool->memories.reservation_bytes;
+  for (int c = WP_MEMORY_GUARDED; c <= WP_MEMORY_SMALL; c++) {
+    const wp__memory_class *cls = &pool->memories.classes[c];
+    uintptr_t at = (uintptr_t)addr, lo = (uintptr_t)cls->reservation;
+    if (cls->reservation != NULL && at >= lo && at - lo < cls->reservation_bytes)
+      return true;
+  }
+  return false;
 }
 
 const wp_pool_config *wp_pool_get_config(const wp_pool *pool) {
@@ -176,7 +288,14 @@ const wp_pool_config *wp_pool_get_config(const wp_pool *pool) {
 void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out) {
   memset(out, 0, sizeof(*out));
   pthread_mutex_lock(&pool->memories.lock);
-  wp__index_counts(&pool->memories.index, &out->memories);
+  wp_slot_counts guarded;
+  wp__index_counts(&pool->memories.classes[WP_MEMORY_GUARDED].index, &guarded);
+  wp__index_counts(&pool->memories.classes[WP_MEMORY_SMALL].index, &out->small_memories);
+  out->memories.total = guarded.total + out->small_memories.total;
+  out->memories.in_use = guarded.in_use + out->small_memories.in_use;
+  out->memories.warm = guarded.warm + out->small_memories.warm;
+  out->memories.cold = guarded.cold + out->small_memories.cold;
+  out->memories.pending = guarded.pending + out->small_memories.pending;
   pthread_mutex_unlock(&pool->memories.lock);
   pthread_mutex_lock(&pool->tables.lock);
   wp__index_counts(&pool->tables.index, &out->tables);

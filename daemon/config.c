@@ -104,6 +104,9 @@ static const key_desc keys[] = {
      NULL},
     {TABLE_POOL, "max_committed_memory", KIND_SIZE, AT(pool.max_committed_bytes), 0, UINT64_MAX, 0,
      NULL},
+    {TABLE_POOL, "guarded_memories", KIND_U32, AT(pool.guarded_memories), U32_ALL, 0, NULL},
+    {TABLE_POOL, "small_memories", KIND_U32, AT(pool.small_memories), U32_ALL, 0, NULL},
+    {TABLE_POOL, "small_memory_size", KIND_SIZE, AT(pool.small_memory_bytes), U64_ALL, 0, NULL},
 
     {TABLE_SERVER, "socket_path", KIND_STRING, AT(server.socket_path), 0, 0, FLAG_SOCKET_PATH,
      NULL},
@@ -165,6 +168,7 @@ static const struct {
     {"keep_resident_bytes", "keep_resident"},
     {"table_keep_resident_bytes", "table_keep_resident"},
     {"max_committed_bytes", "max_committed_memory"},
+    {"small_memory_bytes", "small_memory_size"},
 };
 
 /* ---- Load state and errors ----------------------------------------------- */
@@ -726,8 +730,11 @@ static void rename_fields(const char *why, char *buf, size_t len) {
 }
 
 static int check_pool(load_state *st, const wp_daemon_config *cfg) {
-  char why[256] = "", renamed[320];
-  int rc = wp_pool_config_check(&cfg->pool, why, sizeof(why));
+  char why[512] = "", renamed[640];
+  /* Sized with the runtime's table elements, as wasmpoold will reserve. */
+  wp_pool_config pool = cfg->pool;
+  pool.table_element_bytes = WP_RUNTIME_TABLE_ELEMENT_BYTES;
+  int rc = wp_pool_config_check(&pool, why, sizeof(why));
   if (rc == 0)
     return 0;
   /* why is "field: what is wrong"; field is a struct member name. */
@@ -816,7 +823,8 @@ static int check_program(load_state *st, const char *name, const char *program) 
  * cannot be made, compilers that are not there. Only --check-config runs
  * these: they look at the machine, not the text. */
 static int check_host(load_state *st, const wp_daemon_config *cfg) {
-  if (cfg->pool.max_memory_bytes + cfg->pool.guard_bytes < ((uint64_t)8 << 30))
+  if (wp_pool_guarded_memories(&cfg->pool) > 0 &&
+      cfg->pool.max_memory_bytes + cfg->pool.guard_bytes < ((uint64_t)8 << 30))
     return report_key(st, TABLE_POOL, "guard_size",
                       "max_memory_size + guard_size must be at least 8 GiB (wasm2c's "
                       "guard-page bounds checks); the daemon would not start");
@@ -1153,4 +1161,42 @@ void wp_config_dump(const wp_daemon_config *cfg, FILE *out) {
       fputc('\n', out);
     }
   }
+}
+
+/* Address-space figures to one decimal in the largest binary unit. */
+static void approx_size(uint64_t bytes, char *buf, size_t len) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = (double)bytes;
+  size_t u = 0;
+  while (value >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+    value /= 1024;
+    u++;
+  }
+  snprintf(buf, len, "%.1f %s", value, units[u]);
+}
+
+void wp_config_dump_sizing(const wp_daemon_config *cfg, FILE *out) {
+  wp_pool_config pool = cfg->pool;
+  pool.table_element_bytes = WP_RUNTIME_TABLE_ELEMENT_BYTES;
+  wp_pool_sizing sz;
+  char why[512] = "";
+  bool fits = wp_pool_sizing_compute(&pool, &sz, why, sizeof(why)) == 0;
+  char a[32], b[32], c[32], d[32], total[32], avail[32];
+  approx_size(sz.guarded_reserved, a, sizeof(a));
+  approx_size(sz.small_reserved, b, sizeof(b));
+  approx_size(sz.table_reserved, c, sizeof(c));
+  approx_size(sz.instance_reserved, d, sizeof(d));
+  approx_size(sz.total_reserved, total, sizeof(total));
+  approx_size(sz.available_bytes, avail, sizeof(avail));
+  fprintf(out,
+          "\n# address space reserved at start-up (no RAM until used):\n"
+          "#   guarded memories  %u x (max_memory_size + guard_size)%s = %s\n"
+          "#   small memories    %u x small_memory_size = %s\n"
+          "#   tables            %u x table_elements x %u bytes = %s\n"
+          "#   instance areas    %u x max_instance_size = %s\n"
+          "#   total %s of %s available to this process%s\n",
+          wp_pool_guarded_memories(&pool), pool.guard_before ? " + guard_size" : "", a,
+          pool.small_memories, b, pool.total_instances * pool.tables_per_instance,
+          pool.table_element_bytes, c, pool.total_instances, d, total, avail,
+          fits ? "" : " (does not fit)");
 }

@@ -130,6 +130,9 @@ int wp_config_parse(const char *text, size_t length, const char *source_name, wp
  * equal config: every table and every key, sizes and durations in the
  * largest exact unit. For `wasmpoold --check-config`. */
 void wp_config_dump(const wp_daemon_config *cfg, FILE *out);
+/* Prints, as TOML comments, the address space the pools will reserve, pool
+ * by pool, and what this process may reserve (wp_pool_sizing_compute). */
+void wp_config_dump_sizing(const wp_daemon_config *cfg, FILE *out);
 
 void wp_config_free(wp_daemon_config *cfg);
 

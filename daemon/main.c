@@ -235,6 +235,7 @@ int main(int argc, char **argv) {
   }
   if (check_only) {
     wp_config_dump(&cfg, stdout);
+    wp_config_dump_sizing(&cfg, stdout);
     wp_config_free(&cfg);
     return 0;
   }

@@ -300,6 +300,7 @@ typedef struct compile_batch {
   const wp__compiler *cc;
   wp_tier tier;
   bool memory64;
+  bool bounds_checks;
   const char *builtins;
   compile_job *jobs;
   uint32_t count;
@@ -336,6 +337,10 @@ static void compile_one(const compile_batch *b, compile_job *job) {
    * guard pages off for the whole module). */
   if (b->memory64)
     argv[n++] = "-DSUPPORT_MEMORY64=1";
+  /* Small slots have no guard: every access is compared with the memory's
+   * current size (wasm_rt_memory_t.size, which grow_memory keeps). */
+  if (b->bounds_checks)
+    argv[n++] = "-DWASM_RT_MEMCHECK_BOUNDS_CHECK=1";
   argv[n++] = "-I";
   argv[n++] = cc->include;
   argv[n++] = "-c";
@@ -446,6 +451,7 @@ int wp__build(const wp__compiler *cc, const wp__build_request *req, const char *
   compile_batch b = {.cc = cc,
                      .tier = tier,
                      .memory64 = uses_memory64(req->info),
+                     .bounds_checks = req->bounds_checks,
                      .builtins = builtins_path,
                      .count = count};
   b.jobs = calloc(count, sizeof(compile_job));

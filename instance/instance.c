@@ -24,6 +24,9 @@
 
 #include "module_internal.h"
 
+_Static_assert(sizeof(wasm_rt_funcref_t) == WP_RUNTIME_TABLE_ELEMENT_BYTES,
+               "instance.h's WP_RUNTIME_TABLE_ELEMENT_BYTES");
+
 int wp__module_resolve_imports(wp_module *mod, const wp_linker *linker, wp__wasi_ctx *wasi,
                                wp_glue_import *imports, wp_error *err);
 
@@ -85,6 +88,11 @@ static int plan_slots(wp_instance *inst, wp_error *err) {
     uint64_t max_bytes = max > UINT64_MAX / 65536 ? UINT64_MAX : max * 65536;
     if (inst->max_memory_bytes && max_bytes > inst->max_memory_bytes)
       max_bytes = inst->max_memory_bytes;
+    if (mod->memory_cap_bytes && max_bytes > mod->memory_cap_bytes)
+      max_bytes = mod->memory_cap_bytes;
+    /* The class the code was compiled for (module.c): guard-page code
+     * only ever gets a guarded slot. */
+    inst->slots.memories[i].slot_class = mod->memory_class;
     const wp_image *image = i == 0 && info->imported_memories == 0 ? mod->image : NULL;
     int rc = l->min > UINT64_MAX / 65536 ? WP_ELIMIT
                                          : wp__memory_plan(inst->rt, &inst->slots.memories[i],

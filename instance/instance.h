@@ -105,6 +105,10 @@ typedef struct wp_runtime_config {
 
 void wp_runtime_config_default(wp_runtime_config *cfg);
 
+/* Bytes of one table element (sizeof(wasm_rt_funcref_t)): what the runtime
+ * sets pool.table_element_bytes to, for sizing a pool before creating it. */
+#define WP_RUNTIME_TABLE_ELEMENT_BYTES 32u
+
 typedef struct wp_runtime wp_runtime;
 
 /* Installs the signal handlers and reserves the pool. */
@@ -154,6 +158,10 @@ typedef struct wp_module_options {
    * otherwise): a restart looks for tier-1 code this way before it falls
    * back to building tier 0. */
   bool cache_only;
+  /* Operator's cap on each memory of the module, bytes (0: none): growth
+   * past it returns -1. A cap that fits the pool's small slots lets a
+   * module that declares a larger maximum (or none) run in one. */
+  uint64_t max_memory_bytes;
 } wp_module_options;
 
 /* Validates, refuses unsupported features (SIMD) and unknown imports,
@@ -200,6 +208,12 @@ typedef struct wp_module_limits {
   uint64_t image_bytes; /* bytes of the CoW image (0: no data) */
   bool is_command;      /* exports _start */
   bool is_reactor;      /* exports _initialize */
+  /* Chosen at deploy: the slot class of the module's memories, and whether
+   * its code checks every memory access itself (always true for small
+   * slots; guard-page code never runs in one). */
+  wp_memory_class memory_class;
+  bool bounds_checked;
+  uint64_t memory_cap_bytes; /* the operator's cap (0: none) */
 } wp_module_limits;
 
 void wp_module_get_limits(const wp_module *mod, wp_module_limits *out);

@@ -217,6 +217,9 @@ static void fill_limits(wp_module *mod) {
   l->image_bytes = mod->image ? wp_image_bytes(mod->image) : 0;
   l->is_command = mod->start_export >= 0;
   l->is_reactor = mod->initialize_export >= 0;
+  l->memory_class = mod->memory_class;
+  l->bounds_checked = mod->bounds_checked;
+  l->memory_cap_bytes = mod->memory_cap_bytes;
 }
 
 /* Active segments -> image, when the reader says they can be. */
@@ -246,6 +249,35 @@ static int build_image(wp_module *mod, const uint8_t *wasm, wp_error *err) {
     return wp__error(err, rc, "memory image: %s", wp_strerror(rc));
   return 0;
 }
+
+/* The slot class of the module's memories, chosen once at deploy because
+ * the code is compiled for it. Small slots when the pool has them and
+ * every defined memory's maximum (after the operator's cap) fits one, or
+ * when the pool has no guarded slots at all and the initial sizes fit
+ * (growth past the slot is then memory.grow -> -1, as the spec allows).
+ * Code is bounds-checked whenever its memory may sit in a small slot:
+ * its own, or an imported one (whose slot the importer cannot know). */
+static void choose_memory_class(wp_module *mod, const wp_pool_config *pool, uint64_t cap) {
+  const wp__module_info *info = &mod->info;
+  bool small_ok = pool->small_memories > 0, max_fits = true, initial_fits = true;
+  for (uint32_t i = 0; i < info->memory_count; i++) {
+    const wp__limits *l = &info->memories[i];
+    uint64_t max = l->has_max ? l->max : (l->is64 ? UINT64_MAX / 65536 : 65536);
+    uint64_t max_bytes = max > UINT64_MAX / 65536 ? UINT64_MAX : max * 65536;
+    if (cap && max_bytes > cap)
+      max_bytes = cap;
+    if (max_bytes > pool->small_memory_bytes)
+      max_fits = false;
+    if (l->min > pool->small_memory_bytes / 65536)
+      initial_fits = false;
+  }
+  bool small = small_ok && info->memory_count > 0 &&
+               (max_fits || (wp_pool_guarded_memories(pool) == 0 && initial_fits));
+  mod->memory_class = small ? WP_MEMORY_SMALL : WP_MEMORY_GUARDED;
+  mod->memory_cap_bytes = cap;
+  mod->bounds_checked = small || (small_ok && info->imported_memories > 0);
+}
+
 
 int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
                    const wp_module_options *opts, wp_module **out, wp_error *err) {
@@ -284,6 +316,7 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
     return wp__error(err, WP_EUNLINKABLE, "unknown import%s: %s", missing_count > 1 ? "s" : "",
                      missing);
   }
+  choose_memory_class(mod, wp_pool_get_config(rt->pool), opts ? opts->max_memory_bytes : 0);
   rc = build_image(mod, wasm, err);
   if (rc != 0) {
     wp_module_release(mod);
@@ -305,13 +338,15 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
                            .length = compile_length,
                            .disabled_features = opts ? opts->disabled_features : 0,
                            .tier = opts ? opts->tier : WP_TIER_BASELINE,
-                           .cache_only = opts && opts->cache_only};
+                           .cache_only = opts && opts->cache_only,
+                           .bounds_checks = mod->bounds_checked};
   mod->tier = wp__build_tier(&req);
   char input_hex[65], key_hex[65];
   wp__sha256_hex(compile_bytes, compile_length, input_hex);
   char key_text[200];
-  snprintf(key_text, sizeof(key_text), "%s:%s:%x", rt->compiler.tiers[mod->tier].identity_hex,
-           input_hex, (unsigned)req.disabled_features);
+  /* Bounds-checked code is another artifact: ":b" keeps the two apart. */
+  snprintf(key_text, sizeof(key_text), "%s:%s:%x%s", rt->compiler.tiers[mod->tier].identity_hex,
+           input_hex, (unsigned)req.disabled_features, req.bounds_checks ? ":b" : "");
   wp__sha256_hex(key_text, strlen(key_text), key_hex);
   char *so_path = NULL;
   rc = wp__compile(&rt->compiler, &req, key_hex, &so_path, &mod->cache_hit, err);

@@ -25,7 +25,10 @@ struct wp_module {
   bool cache_hit;
   wp_tier tier;
   bool allow_spectest;
-  wp_image *image; /* NULL: no image (no data, or the code copies it) */
+  wp_image *image;              /* NULL: no image (no data, or the code copies it) */
+  wp_memory_class memory_class; /* slot class of every defined memory */
+  bool bounds_checked;          /* built with explicit bounds checks */
+  uint64_t memory_cap_bytes;    /* operator's cap on each memory (0: none) */
   wp_export_info *exports;
   wp_valtype *export_types; /* storage for every export's params/results */
   wp_module_limits limits;

@@ -121,8 +121,10 @@ static void *exception_values(void) {
 
 int wp__memory_plan(struct wp_runtime *rt, wp__memory_binding *b, uint64_t initial_bytes,
                     uint64_t max_bytes, const wp_image *image) {
-  wp_memory_request req = {
-      .image = image, .initial_bytes = initial_bytes, .maximum_bytes = max_bytes};
+  wp_memory_request req = {.slot_class = b->slot_class,
+                           .image = image,
+                           .initial_bytes = initial_bytes,
+                           .maximum_bytes = max_bytes};
   if (image && wp_image_bytes(image) > initial_bytes)
     return WP_EINVAL;
   int rc = wp_memory_acquire(rt->pool, &req, &b->slot);
@@ -419,7 +421,8 @@ int wp_runtime_create(const wp_runtime_config *cfg, wp_runtime **out, wp_error *
   /* Guard-page code has no bounds checks: an access reaches base + 4 GiB +
    * a 32-bit offset, so that much past every memory must be its own or
    * guard. */
-  if (rt->cfg.pool.max_memory_bytes + rt->cfg.pool.guard_bytes < ((uint64_t)8 << 30)) {
+  if (wp_pool_guarded_memories(&rt->cfg.pool) > 0 &&
+      rt->cfg.pool.max_memory_bytes + rt->cfg.pool.guard_bytes < ((uint64_t)8 << 30)) {
     free(rt);
     return wp__error(err, WP_ECONFIG,
                      "pool.guard_bytes: max_memory_bytes + guard_bytes must be at least 8 GiB "

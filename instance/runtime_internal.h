@@ -179,7 +179,10 @@ typedef struct wp__build_request {
   size_t length;
   uint32_t disabled_features;
   wp_tier tier;
-  bool cache_only; /* WP_ENOENT instead of building on a miss */
+  bool cache_only; /* WP_ENOT_FOUND instead of building on a miss */
+  /* Compile with wasm2c's explicit bounds checks instead of relying on
+   * guard pages (small slots); part of the cache key. */
+  bool bounds_checks;
 } wp__build_request;
 
 /* The tier a request really builds at (SIMD forces tier 1). */
@@ -303,6 +306,7 @@ int wp__deadline_signal(void);
  * holds for it (NULL until the generated instantiate binds it). */
 typedef struct wp__memory_binding {
   void *memory; /* wasm_rt_memory_t *, or wasm_rt_shared_memory_t * when shared */
+  wp_memory_class slot_class; /* set before wp__memory_plan (default guarded) */
   wp_memory_slot slot;
   bool held;
   bool shared; /* grow takes the descriptor's mem_lock */

@@ -45,3 +45,36 @@ Test(instance_pool, exhaustion) {
   cr_assert_eq(after.instances.in_use, 0);
   wp_pool_destroy(pool);
 }
+
+/* Areas smaller than a page share it: each holder still gets zeroes, and
+ * clearing one area leaves its neighbours' bytes alone. */
+Test(instance_pool, sub_page_areas) {
+  wp_pool_config cfg;
+  test_config(&cfg, 8);
+  cfg.max_instance_bytes = 512;
+  wp_pool *pool = test_pool(&cfg);
+  wp_instance_slot a, b;
+  cr_assert_eq(wp_instance_slot_acquire(pool, &a), 0);
+  cr_assert_eq(wp_instance_slot_acquire(pool, &b), 0);
+  cr_assert_eq(a.area_bytes, 512);
+  uint8_t *lo = a.area < b.area ? a.area : b.area;
+  uint8_t *hi = a.area < b.area ? b.area : a.area;
+  cr_assert_eq(hi - lo, 512, "neighbours in one page");
+  memset(a.area, 0xAB, 512);
+  memset(b.area, 0xCD, 512);
+  void *b_area = b.area;
+  wp_instance_slot_release(pool, &b, 512);
+  for (int i = 0; i < 512; i++)
+    cr_assert_eq(((uint8_t *)a.area)[i], 0xAB, "a's byte %d", i);
+  cr_assert_eq(wp_instance_slot_acquire(pool, &b), 0);
+  cr_assert_eq(b.area, b_area);
+  expect_contents(b.area, b.area_bytes, NULL, "reused sub-page area");
+  wp_instance_slot_release(pool, &a, 512);
+  wp_instance_slot_release(pool, &b, 0);
+  cr_assert_eq(wp_pool_config_check(&cfg, NULL, 0), 0);
+  cfg.max_instance_bytes = 100; /* not a multiple of 64 */
+  cr_assert_eq(wp_pool_config_check(&cfg, NULL, 0), WP_ECONFIG);
+  cfg.max_instance_bytes = 4096 + 64; /* above a page: page multiples */
+  cr_assert_eq(wp_pool_config_check(&cfg, NULL, 0), WP_ECONFIG);
+  wp_pool_destroy(pool);
+}

@@ -6,7 +6,7 @@
  * image, sometimes growing, always dirtying everything it may touch (memory,
  * table, instance area). Every holder first checks it sees only its own image
  * and zeroes. */
-static void run_isolation(wp_pool_config *cfg, int rounds) {
+static void run_isolation_in(wp_pool_config *cfg, int rounds, wp_memory_class slot_class) {
   wp_pool *pool = test_pool(cfg);
   test_image a, b;
   test_image_make(&a, 0x11, 20000); /* within keep-resident in most configs */
@@ -21,12 +21,14 @@ static void run_isolation(wp_pool_config *cfg, int rounds) {
     seed = seed * 1103515245u + 12345u;
     int kind = (int)((seed >> 16) % 3);
     test_image *ti = images[kind];
-    wp_memory_request req = {.image = ti != NULL ? ti->image : NULL,
+    wp_memory_request req = {.slot_class = slot_class,
+                             .image = ti != NULL ? ti->image : NULL,
                              .initial_bytes = 128 * KIB,
                              .maximum_bytes = 2 * MIB};
     wp_memory_slot mem;
     int rc = wp_memory_acquire(pool, &req, &mem);
     cr_assert_eq(rc, 0, "round %d: acquire: %s", round, wp_err_name(rc));
+    cr_assert_eq(mem.slot_class, slot_class);
     cr_assert_eq(mem.accessible_bytes, 128 * KIB);
     cr_assert_lt(mem.index, 64);
     if (last_kind[mem.index] != -1 && last_kind[mem.index] != kind)
@@ -75,6 +77,18 @@ static void run_isolation(wp_pool_config *cfg, int rounds) {
   wp_pool_destroy(pool);
   test_image_free(&a);
   test_image_free(&b);
+}
+
+/* Every isolation scenario runs over both slot classes: guarded slots, then
+ * small slots (no guard) of the same pool, sized so growth stays inside. */
+static void run_isolation(wp_pool_config *cfg, int rounds) {
+  run_isolation_in(cfg, rounds, WP_MEMORY_GUARDED);
+  wp_pool_config small = *cfg;
+  small.small_memories = wp_pool_guarded_memories(cfg);
+  small.small_memory_bytes = 2 * MIB;
+  if (small.keep_resident_bytes > small.small_memory_bytes)
+    small.keep_resident_bytes = small.small_memory_bytes;
+  run_isolation_in(&small, rounds, WP_MEMORY_SMALL);
 }
 
 Test(memory_pool, isolation_keep_resident) {
@@ -414,4 +428,115 @@ Test(memory_pool, committed_memory_counted_without_budget) {
   wp_pool_get_stats(pool, &st);
   cr_assert_eq(st.committed_bytes, 0);
   wp_pool_destroy(pool);
+}
+
+/* ---- Small slots (no guard region) -------------------------------------- */
+
+static void small_config(wp_pool_config *cfg, uint32_t guarded, uint32_t small) {
+  test_config(cfg, 4);
+  cfg->guarded_memories = guarded;
+  cfg->small_memories = small;
+  cfg->small_memory_bytes = 1 * MIB;
+}
+
+Test(memory_pool, small_slots_are_adjacent_and_bounded) {
+  wp_pool_config cfg;
+  small_config(&cfg, 1, 3);
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {
+      .slot_class = WP_MEMORY_SMALL, .initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot m[3];
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(wp_memory_acquire(pool, &req, &m[i]), 0);
+    cr_assert_eq(m[i].slot_class, WP_MEMORY_SMALL);
+    cr_assert_eq(m[i].limit_bytes, 1 * MIB, "the slot, not the request, bounds it");
+    cr_assert(wp_pool_memory_contains(pool, m[i].base));
+  }
+  /* No guard: slots follow each other at small_memory_bytes. */
+  uint8_t *lo = m[0].base;
+  for (int i = 1; i < 3; i++)
+    if (m[i].base < lo)
+      lo = m[i].base;
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq((uint64_t)(m[i].base - lo) % MIB, 0);
+  cr_assert(faults(m[0].base + 64 * KIB), "past the accessible size faults");
+  /* A fourth small memory does not spill into the guarded class. */
+  wp_memory_slot extra;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &extra), WP_EPOOL_EXHAUSTED);
+  /* Growth: up to the slot, then WP_ELIMIT (memory.grow -> -1). */
+  cr_assert_eq(wp_memory_grow(pool, &m[0], 1 * MIB), 0);
+  m[0].base[MIB - 1] = 1;
+  cr_assert_eq(wp_memory_grow(pool, &m[0], 1 * MIB + 64 * KIB), WP_ELIMIT);
+  /* An initial size past the slot is refused. */
+  wp_memory_request big = req;
+  big.initial_bytes = 2 * MIB;
+  cr_assert_eq(wp_memory_acquire(pool, &big, &extra), WP_ELIMIT);
+  /* The guarded class is untouched by all this. */
+  wp_memory_request guarded = req;
+  guarded.slot_class = WP_MEMORY_GUARDED;
+  cr_assert_eq(wp_memory_acquire(pool, &guarded, &extra), 0);
+  cr_assert_eq(extra.slot_class, WP_MEMORY_GUARDED);
+  cr_assert_eq(extra.limit_bytes, 4 * MIB);
+  wp_pool_stats stats;
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.memories.total, 4);
+  cr_assert_eq(stats.memories.in_use, 4);
+  cr_assert_eq(stats.small_memories.total, 3);
+  cr_assert_eq(stats.small_memories.in_use, 3);
+  wp_memory_release(pool, &extra);
+  for (int i = 0; i < 3; i++)
+    wp_memory_release(pool, &m[i]);
+  wp_pool_destroy(pool);
+}
+
+Test(memory_pool, no_guarded_class_at_all) {
+  wp_pool_config cfg;
+  small_config(&cfg, 0, 2);
+  wp_pool *pool = test_pool(&cfg);
+  wp_memory_request req = {.initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot m;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m), WP_EPOOL_EXHAUSTED);
+  req.slot_class = WP_MEMORY_SMALL;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &m), 0);
+  wp_memory_release(pool, &m);
+  wp_pool_destroy(pool);
+}
+
+/* One slot, no warm slots to keep: each holder takes the slot the previous
+ * one left, alternating "no image, dirtied" with "image" both ways, in each
+ * class. The image must replace the zero pages (and the dirt) completely,
+ * and zeroes must replace the image. */
+static void image_replaces_none(wp_memory_class slot_class) {
+  wp_pool_config cfg;
+  small_config(&cfg, 1, 1);
+  cfg.max_unused_warm_slots = 1;
+  wp_pool *pool = test_pool(&cfg);
+  test_image a;
+  test_image_make(&a, 0x42, 90000);
+  uint32_t index = UINT32_MAX;
+  for (int round = 0; round < 6; round++) {
+    test_image *ti = round % 2 == 0 ? NULL : &a;
+    wp_memory_request req = {.slot_class = slot_class,
+                             .image = ti ? ti->image : NULL,
+                             .initial_bytes = 128 * KIB,
+                             .maximum_bytes = UINT64_MAX};
+    wp_memory_slot m;
+    cr_assert_eq(wp_memory_acquire(pool, &req, &m), 0);
+    if (index != UINT32_MAX)
+      cr_assert_eq(m.index, index, "the same slot every time");
+    index = m.index;
+    expect_contents(m.base, m.accessible_bytes, ti, ti ? "image after none" : "none after image");
+    memset(m.base, 0xEE, m.accessible_bytes);
+    wp_memory_release(pool, &m);
+  }
+  wp_pool_destroy(pool);
+  test_image_free(&a);
+}
+
+Test(memory_pool, image_replaces_none_guarded) {
+  image_replaces_none(WP_MEMORY_GUARDED);
+}
+
+Test(memory_pool, image_replaces_none_small) {
+  image_replaces_none(WP_MEMORY_SMALL);
 }

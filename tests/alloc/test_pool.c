@@ -2,6 +2,7 @@
  * reservation failures, stats, and many threads sharing one pool. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "alloc_test_util.h"
@@ -72,7 +73,14 @@ Test(pool, unreservable_address_space_is_esys) {
   cfg.keep_resident_bytes = 0;
   char why[256] = "";
   wp_pool *pool = NULL;
-  cr_assert_eq(wp_pool_config_check(&cfg, why, sizeof(why)), 0, "%s", why);
+  /* Under ASan its shadow takes ~20 TiB, and the sizing already sees that
+   * 120 TiB cannot fit: then the check refuses it with the figures. */
+  if (wp_pool_config_check(&cfg, why, sizeof(why)) != 0) {
+    cr_assert(strstr(why, "the pools need 120.0 TiB") != NULL, "why: %s", why);
+    cr_assert_eq(wp_pool_create(&cfg, &pool, why, sizeof(why)), WP_ECONFIG);
+    cr_assert_null(pool);
+    return;
+  }
   cr_assert_eq(wp_pool_create(&cfg, &pool, why, sizeof(why)), WP_ESYS);
   cr_assert_null(pool);
   cr_assert(strncmp(why, "memory pool", 11) == 0, "why: %s", why);
@@ -234,4 +242,82 @@ Test(pool, threads_never_share_a_slot_batched_background) {
   cfg.decommit_batch_size = 2;
   cfg.decommit_in_background = true;
   run_threads(&cfg);
+}
+
+/* ---- Sizing: the address space a config needs ---------------------------- */
+
+Test(pool, sizing_adds_up_every_pool) {
+  wp_pool_config cfg;
+  test_config(&cfg, 10);
+  cfg.guarded_memories = 3;
+  cfg.small_memories = 7;
+  cfg.small_memory_bytes = 2 * MIB;
+  wp_pool_sizing sz;
+  char why[512] = "";
+  cr_assert_eq(wp_pool_sizing_compute(&cfg, &sz, why, sizeof(why)), 0, "%s", why);
+  /* leading guard + 3 x (4 MiB + 1 MiB guard) */
+  cr_expect_eq(sz.guarded_reserved, 1 * MIB + 3 * 5 * MIB);
+  cr_expect_eq(sz.small_reserved, 7 * 2 * MIB);
+  cr_expect_eq(sz.table_reserved, 10 * ((4096 * 8 + 4095) / 4096 * 4096));
+  cr_expect_eq(sz.instance_reserved, 10 * 256 * KIB);
+  cr_expect_eq(sz.total_reserved,
+               sz.guarded_reserved + sz.small_reserved + sz.table_reserved + sz.instance_reserved);
+  cr_expect_gt(sz.available_bytes, sz.total_reserved);
+  /* The pool reserves exactly that: its slots land inside those figures. */
+  wp_pool *pool = test_pool(&cfg);
+  wp_pool_stats stats;
+  wp_pool_get_stats(pool, &stats);
+  cr_expect_eq(stats.memories.total, 10);
+  cr_expect_eq(stats.small_memories.total, 7);
+  wp_pool_destroy(pool);
+}
+
+Test(pool, sizing_failure_names_the_key_and_the_figures) {
+  wp_pool_config cfg;
+  wp_pool_config_default(&cfg);
+  cfg.total_instances = 20000; /* 20,000 x 8 GiB = 156.3 TiB > 128 TiB */
+  char why[512] = "";
+  wp_pool_sizing sz;
+  cr_assert_eq(wp_pool_sizing_compute(&cfg, &sz, why, sizeof(why)), WP_ECONFIG);
+  cr_assert(strncmp(why, "total_instances: the pools need 156.", 36) == 0, "why: %s", why);
+  cr_assert(strstr(why, "20000 x (4 GiB + 4 GiB guard)") != NULL, "why: %s", why);
+  cr_assert(strstr(why, "are available") != NULL, "why: %s", why);
+  /* wp_pool_config_check and wp_pool_create say the same; nothing falls
+   * back to a smaller pool. */
+  char why2[512] = "";
+  cr_assert_eq(wp_pool_config_check(&cfg, why2, sizeof(why2)), WP_ECONFIG);
+  cr_assert_str_eq(why, why2);
+  wp_pool *pool = NULL;
+  cr_assert_eq(wp_pool_create(&cfg, &pool, why2, sizeof(why2)), WP_ECONFIG);
+  cr_assert_null(pool);
+  /* The same instances with small slots fit. */
+  cfg.guarded_memories = 100;
+  cfg.small_memories = 20000;
+  cr_assert_eq(wp_pool_sizing_compute(&cfg, &sz, why, sizeof(why)), 0, "%s", why);
+  cr_expect_eq(sz.small_reserved, 20000ull * 64 * MIB);
+}
+
+Test(pool, sizing_respects_rlimit_as) {
+  wp_pool_config cfg;
+  test_config(&cfg, 4);
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    struct rlimit rl = {.rlim_cur = 1ull << 30, .rlim_max = RLIM_INFINITY};
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+      _exit(2);
+    cfg.small_memories = 1000;
+    cfg.small_memory_bytes = 64 * MIB; /* 62.5 GiB: more than 1 GiB of RLIMIT_AS */
+    char why[512] = "";
+    wp_pool_sizing sz;
+    int rc = wp_pool_sizing_compute(&cfg, &sz, why, sizeof(why));
+    _exit(rc == WP_ECONFIG && strncmp(why, "small_memories: ", 16) == 0 &&
+                  sz.available_bytes < (1ull << 30)
+              ? 0
+              : 1);
+  }
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 }

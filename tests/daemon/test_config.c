@@ -192,8 +192,9 @@ static void load_shipped(const char *name, wp_daemon_config *cfg) {
 static void expect_guard_page_layout(const wp_daemon_config *cfg) {
   cr_expect_geq(cfg->pool.max_memory_bytes + cfg->pool.guard_bytes, 8 * GIB);
   /* Only address space is reserved; it must fit the 47-bit user half. */
-  uint64_t reserved = (uint64_t)cfg->pool.total_instances * cfg->pool.memories_per_instance *
-                      (cfg->pool.max_memory_bytes + cfg->pool.guard_bytes);
+  uint64_t reserved = (uint64_t)wp_pool_guarded_memories(&cfg->pool) *
+                          (cfg->pool.max_memory_bytes + cfg->pool.guard_bytes) +
+                      (uint64_t)cfg->pool.small_memories * cfg->pool.small_memory_bytes;
   cr_expect_lt(reserved, 100ull << 40);
 }
 
@@ -210,7 +211,9 @@ Test(config, default_toml_loads) {
 Test(config, dense_toml_loads) {
   wp_daemon_config cfg;
   load_shipped("dense.toml", &cfg);
-  cr_expect_eq(cfg.pool.total_instances, 10000);
+  cr_expect_eq(cfg.pool.total_instances, 100000);
+  cr_expect_geq(cfg.pool.small_memories, 100000, "every instance can have a small memory");
+  cr_expect_lt(wp_pool_guarded_memories(&cfg.pool), 16000, "8 GiB slots for a few");
   cr_expect_leq(cfg.pool.keep_resident_bytes, 16 * KIB);
   expect_guard_page_layout(&cfg);
   wp_config_free(&cfg);
@@ -619,11 +622,11 @@ Test(config, dump_has_every_key) {
   for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
     cr_expect_not_null(strstr(text, expected[i]), "missing %s in:\n%s", expected[i], text);
   /* Every line is a comment, a table header, a "key = value" or empty:
-   * count the keys. 14 pool + 15 server + 14 runtime + 2 log. */
+   * count the keys. 17 pool + 15 server + 14 runtime + 2 log. */
   size_t keys = 0;
   for (const char *p = text; (p = strstr(p, " = ")) != NULL; p += 3)
     keys++;
-  cr_expect_eq(keys, 45, "%zu keys in:\n%s", keys, text);
+  cr_expect_eq(keys, 48, "%zu keys in:\n%s", keys, text);
   free(text);
   wp_config_free(&cfg);
 }
@@ -666,5 +669,22 @@ Test(config, fills_the_runtime_config) {
   cr_expect_eq(rt.compile_memory_bytes, 2 * GIB);
   cr_expect_eq(rt.compile_wall_ms, 60000);
   cr_expect_eq(rt.guest_stack_bytes, MIB);
+  wp_config_free(&cfg);
+}
+
+/* The pools' address space is computed when the file is read: a config
+ * that cannot be reserved fails there, naming the key and the figures. */
+Test(config, unreservable_pools_name_the_key_and_figures) {
+  wp_daemon_config cfg;
+  char err[1024] = "";
+  int rc = parse("[pool]\nmax_memory_size = \"4GiB\"\ntotal_instances = 20000\n", &cfg, err,
+                 sizeof(err));
+  cr_assert_eq(rc, WP_ECONFIG);
+  cr_assert(strncmp(err, "t.toml:3: pool.total_instances: the pools need 156.", 51) == 0, "%s",
+            err);
+  cr_assert(strstr(err, "20000 x (4 GiB + 4 GiB guard)") != NULL, "%s", err);
+  rc = parse("[pool]\ntotal_instances = 20000\nguarded_memories = 100\nsmall_memories = 20000\n",
+             &cfg, err, sizeof(err));
+  cr_assert_eq(rc, 0, "%s", err);
   wp_config_free(&cfg);
 }

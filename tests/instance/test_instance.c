@@ -224,3 +224,119 @@ Test(instance, wasi_command_run_and_exit_code) {
   wp_module_release(mod);
   wp_runtime_destroy(rt);
 }
+
+/* ---- Memory slot classes ------------------------------------------------- */
+
+static const char k_small[] = "(module\n"
+                              "  (memory (export \"memory\") 1 4)\n"
+                              "  (data (i32.const 0) \"img!\")\n"
+                              "  (func (export \"grow\") (param i32) (result i32)\n"
+                              "    local.get 0 memory.grow)\n"
+                              "  (func (export \"load\") (param i32) (result i32)\n"
+                              "    local.get 0 i32.load))\n";
+
+static const char k_unbounded[] = "(module\n"
+                                  "  (memory (export \"memory\") 1)\n"
+                                  "  (func (export \"grow\") (param i32) (result i32)\n"
+                                  "    local.get 0 memory.grow)\n"
+                                  "  (func (export \"load\") (param i32) (result i32)\n"
+                                  "    local.get 0 i32.load))\n";
+
+/* 4-page small slots, back to back, next to the usual guarded ones. */
+static wp_runtime *small_runtime(void) {
+  wp_runtime_config cfg;
+  wpt_config(&cfg);
+  cfg.pool.small_memories = 4;
+  cfg.pool.small_memory_bytes = 4 * 65536;
+  return wpt_runtime_with(&cfg);
+}
+
+Test(instance, small_slot_code_checks_bounds) {
+  wp_runtime *rt = small_runtime();
+  wp_module *mod = wpt_load(rt, k_small);
+  wp_module_limits lim;
+  wp_module_get_limits(mod, &lim);
+  cr_assert_eq(lim.memory_class, WP_MEMORY_SMALL, "a maximum of 4 pages fits a 4-page slot");
+  cr_assert(lim.bounds_checked);
+  wp_instance *a = wpt_instantiate(rt, mod);
+  wp_instance *b = wpt_instantiate(rt, mod);
+  uint64_t size_a, size_b;
+  uint8_t *mem_a = wp_instance_memory(a, &size_a);
+  uint8_t *mem_b = wp_instance_memory(b, &size_b);
+  cr_assert_eq(size_a, 65536);
+  cr_assert_eq(memcmp(mem_a, "img!", 4), 0, "the image is mapped");
+  /* Neighbours with no guard between them: an unchecked load from a past
+   * its slot would read b's bytes. */
+  cr_assert_eq(mem_b, mem_a + 4 * 65536, "slots are adjacent");
+  memcpy(mem_b, "\x78\x56\x34\x12", 4);
+  wp_error err = {0};
+  uint32_t r = 0;
+  wp_val arg = wpt_i32(4 * 65536);
+  cr_assert_eq(wpt_call_i32(a, "load", &arg, 1, &r, &err), WP_ETRAP_OOB, "got %#x: %s", r,
+               err.message);
+  arg = wpt_i32(65536 - 2); /* straddles the accessible end */
+  cr_assert_eq(wpt_call_i32(a, "load", &arg, 1, &r, &err), WP_ETRAP_OOB);
+  /* Growth up to the slot works; past it is -1 (the module's own max). */
+  arg = wpt_i32(3);
+  cr_assert_eq(wpt_call_i32(a, "grow", &arg, 1, &r, &err), 0, "%s", err.message);
+  cr_assert_eq(r, 1);
+  arg = wpt_i32(4 * 65536 - 4);
+  cr_assert_eq(wpt_call_i32(a, "load", &arg, 1, &r, &err), 0, "%s", err.message);
+  cr_assert_eq(r, 0);
+  arg = wpt_i32(4 * 65536);
+  cr_assert_eq(wpt_call_i32(a, "load", &arg, 1, &r, &err), WP_ETRAP_OOB, "got %#x", r);
+  wp_instance_destroy(a);
+  wp_instance_destroy(b);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
+
+Test(instance, operator_cap_puts_a_module_in_a_small_slot) {
+  wp_runtime *rt = small_runtime();
+  /* No maximum (4 GiB): guard pages, and a guarded slot. */
+  wp_module *wide = wpt_load(rt, k_unbounded);
+  wp_module_limits lim;
+  wp_module_get_limits(wide, &lim);
+  cr_assert_eq(lim.memory_class, WP_MEMORY_GUARDED);
+  cr_assert(!lim.bounds_checked);
+  cr_assert(!wp_module_cache_hit(wide));
+  /* Capped by the operator: the same bytes become another artifact. */
+  wp_module_options opts = {.max_memory_bytes = 4 * 65536};
+  wp_module *capped = wpt_load_opts(rt, k_unbounded, &opts);
+  wp_module_get_limits(capped, &lim);
+  cr_assert_eq(lim.memory_class, WP_MEMORY_SMALL);
+  cr_assert(lim.bounds_checked);
+  cr_assert_eq(lim.memory_cap_bytes, 4 * 65536);
+  cr_assert(!wp_module_cache_hit(capped), "bounds-checked code has its own cache key");
+  wp_module *again = wpt_load_opts(rt, k_unbounded, &opts);
+  cr_assert(wp_module_cache_hit(again));
+  wp_instance *inst = wpt_instantiate(rt, capped);
+  wp_error err = {0};
+  uint32_t r = 0;
+  wp_val arg = wpt_i32(4);
+  cr_assert_eq(wpt_call_i32(inst, "grow", &arg, 1, &r, &err), 0, "%s", err.message);
+  cr_assert_eq(r, 0xffffffffu, "1 + 4 pages do not fit the slot: memory.grow is -1");
+  arg = wpt_i32(3);
+  cr_assert_eq(wpt_call_i32(inst, "grow", &arg, 1, &r, &err), 0);
+  cr_assert_eq(r, 1);
+  wp_pool_stats stats;
+  wp_pool_get_stats(wp_runtime_pool(rt), &stats);
+  cr_assert_eq(stats.small_memories.in_use, 1);
+  cr_assert_eq(stats.memories.in_use, 1, "nothing in the guarded class");
+  wp_instance_destroy(inst);
+  wp_module_release(again);
+  wp_module_release(capped);
+  wp_module_release(wide);
+  wp_runtime_destroy(rt);
+}
+
+Test(instance, without_small_slots_nothing_changes) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = wpt_load(rt, k_small);
+  wp_module_limits lim;
+  wp_module_get_limits(mod, &lim);
+  cr_assert_eq(lim.memory_class, WP_MEMORY_GUARDED);
+  cr_assert(!lim.bounds_checked);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
