@@ -117,7 +117,19 @@ static inline uint8_t *wpt_wat(const char *wat, size_t *length) {
   cr_assert_not_null(f);
   fputs(wat, f);
   fclose(f);
-  const char *args[] = {"--enable-all", wat_path, "-o", wasm_path, NULL};
+  /* What the engine runs; not --enable-all (function references would
+   * type plain funcref code differently). */
+  const char *args[] = {"--enable-exceptions",
+                        "--enable-tail-call",
+                        "--enable-memory64",
+                        "--enable-multi-memory",
+                        "--enable-threads",
+                        "--enable-extended-const",
+                        "--enable-relaxed-simd",
+                        wat_path,
+                        "-o",
+                        wasm_path,
+                        NULL};
   int status = wpt_toolroot_run("wat2wasm", args);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wat2wasm failed on %s", wat_path);
   f = fopen(wasm_path, "rb");
