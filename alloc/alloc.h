@@ -127,6 +127,10 @@ typedef struct wp_pool_sizing {
   /* User address space of this architecture (128 TiB on x86-64), or
    * RLIMIT_AS when that is lower, less what the process has mapped now. */
   uint64_t available_bytes;
+  /* Memory slots that may hold mappings at once under vm.max_map_count
+   * (UINT32_MAX when unknown): past it acquires answer pool exhausted
+   * rather than risk a reset that cannot remap its slot. */
+  uint32_t mapped_memory_cap;
 } wp_pool_sizing;
 
 /* Fills out for cfg (no reservation). Returns 0, or WP_ECONFIG with why

@@ -107,6 +107,11 @@ typedef struct wp__memory_pool {
   wp__memory_class classes[2]; /* by wp_memory_class */
   wp__memory_slot *slots;      /* every class's, by global number */
   uint32_t count;              /* both classes */
+  /* Memory slots that may hold mappings at once (in use, warm or being
+   * reset), from vm.max_map_count: each splits its reservation into up to
+   * three kernel mappings, and a failed mmap there would leave a slot we
+   * cannot scrub. UINT32_MAX when the sysctl cannot be read. (lock) */
+  uint32_t mapped_cap;
 } wp__memory_pool;
 
 /* ---- decommit.c ---------------------------------------------------------- */
@@ -150,6 +155,13 @@ struct wp_pool {
    * never above cfg.max_committed_bytes when that is set. */
   atomic_uint_fast64_t committed_bytes, budget_refusals;
 };
+
+/* Kernel mappings one memory slot may split into (image, rest of its
+ * accessible bytes, the inaccessible tail). */
+#define WP__MAPS_PER_SLOT 3u
+/* How many memory slots may hold mappings at once under vm.max_map_count
+ * (UINT32_MAX when it cannot be read). */
+uint32_t wp__mapped_slot_cap(void);
 
 int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len);
 void wp__memory_pool_fini(wp_pool *pool);

@@ -115,9 +115,25 @@ static void class_fini(wp__memory_class *cls) {
   wp__index_destroy(&cls->index);
 }
 
+uint32_t wp__mapped_slot_cap(void) {
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+  unsigned long long max_maps = 0;
+  bool read = f && fscanf(f, "%llu", &max_maps) == 1;
+  if (f)
+    fclose(f);
+  if (!read)
+    return UINT32_MAX;
+  /* Room for the process's own mappings (libraries, thread stacks, the
+   * heap); three per memory slot that holds anything. */
+  uint64_t margin = 8192;
+  uint64_t slots = max_maps > margin ? (max_maps - margin) / WP__MAPS_PER_SLOT : 0;
+  return slots > UINT32_MAX ? UINT32_MAX : (uint32_t)slots;
+}
+
 int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
   const wp_pool_config *cfg = &pool->cfg;
   wp__memory_pool *mp = &pool->memories;
+  mp->mapped_cap = wp__mapped_slot_cap();
   uint32_t guarded = wp_pool_guarded_memories(cfg);
   mp->count = guarded + cfg->small_memories;
   mp->slots = calloc(mp->count ? mp->count : 1, sizeof(*mp->slots));
@@ -224,6 +240,15 @@ static void budget_return(wp_pool *pool, uint64_t bytes) {
   atomic_fetch_sub_explicit(&pool->committed_bytes, bytes, memory_order_relaxed);
 }
 
+/* Slots of both classes that may hold mappings: in use, warm, or out of the
+ * index for a reset. (lock) */
+static uint32_t mapped_slots(const wp__memory_pool *mp) {
+  uint32_t n = 0;
+  for (int c = 0; c < 2; c++)
+    n += mp->classes[c].index.in_use + mp->classes[c].index.warm + mp->classes[c].index.busy;
+  return n;
+}
+
 int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slot *out) {
   wp__memory_pool *mp = &pool->memories;
   memset(out, 0, sizeof(*out));
@@ -248,7 +273,18 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   uint32_t s;
   pthread_mutex_lock(&mp->lock);
   for (;;) {
+    uint32_t mapped = mapped_slots(mp);
     s = cls->count == 0 ? WP__NO_SLOT : wp__index_acquire(&cls->index, key, &hit, &prev_key);
+    if (s != WP__NO_SLOT && !hit && prev_key == 0 && mapped >= mp->mapped_cap) {
+      /* A cold slot would add mappings past what vm.max_map_count allows,
+       * and a reset that cannot remap its slot cannot promise isolation:
+       * refuse as a full pool (docs/CONFIG.md: raise the sysctl for dense
+       * pools). Warm slots are reused as before. */
+      wp__index_release(&cls->index, s, 0);
+      pthread_mutex_unlock(&mp->lock);
+      budget_return(pool, req->initial_bytes);
+      return WP_EPOOL_EXHAUSTED;
+    }
     if (s != WP__NO_SLOT) {
       s += cls->first;
       break;

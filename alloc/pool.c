@@ -186,6 +186,7 @@ int wp_pool_sizing_compute(const wp_pool_config *cfg, wp_pool_sizing *out, char 
   for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
     out->total_reserved = mul_add(1, out->total_reserved, parts[i]);
   out->available_bytes = address_space_available();
+  out->mapped_memory_cap = wp__mapped_slot_cap();
   if (out->total_reserved <= out->available_bytes)
     return 0;
   /* Blame the field that sets the largest reservation. */

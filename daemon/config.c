@@ -1199,4 +1199,13 @@ void wp_config_dump_sizing(const wp_daemon_config *cfg, FILE *out) {
           pool.small_memories, b, pool.total_instances * pool.tables_per_instance,
           pool.table_element_bytes, c, pool.total_instances, d, total, avail,
           fits ? "" : " (does not fit)");
+  if (sz.mapped_memory_cap != UINT32_MAX)
+    fprintf(out,
+            "#   vm.max_map_count lets %u memory slots hold mappings at once (in use, warm or "
+            "resetting); past that, acquires answer pool_exhausted%s\n",
+            sz.mapped_memory_cap,
+            sz.mapped_memory_cap < wp_pool_guarded_memories(&pool) + pool.small_memories
+                ? " (fewer than the pools hold: raise it with sysctl vm.max_map_count for dense "
+                  "pools)"
+                : "");
 }

@@ -1,5 +1,6 @@
 /* test_memory_pool.c — memory slots: isolation across reuses, guard pages,
  * growth limits and exhaustion. */
+#include "alloc_internal.h"
 #include "alloc_test_util.h"
 
 /* One holder after another on a small pool, each with image A, image B or no
@@ -244,6 +245,34 @@ Test(memory_pool, exhaustion) {
   cr_assert_eq(after.memories.warm + after.memories.cold, 6);
   wp_pool_destroy(pool);
   test_image_free(&a);
+}
+
+/* Under vm.max_map_count every slot holding mappings counts (in use, warm
+ * or resetting): past the cap an acquire is refused as a full pool instead
+ * of letting a later reset fail to remap (the dense configs found it at
+ * ~21,800 instances with the default sysctl). The cap is lowered here
+ * through the pool's internals, since raising live slots to the real one
+ * would take minutes. */
+Test(memory_pool, mapping_cap_refuses_before_the_kernel_does) {
+  wp_pool_config cfg;
+  test_config(&cfg, 6);
+  cfg.max_unused_warm_slots = 1;
+  wp_pool *pool = test_pool(&cfg);
+  cr_assert_neq(pool->memories.mapped_cap, 0, "the sysctl is readable and leaves room");
+  pool->memories.mapped_cap = 3;
+  wp_memory_request req = {.initial_bytes = 64 * KIB, .maximum_bytes = UINT64_MAX};
+  wp_memory_slot held[3], extra;
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(wp_memory_acquire(pool, &req, &held[i]), 0, "slot %d", i);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &extra), WP_EPOOL_EXHAUSTED,
+               "3 free slots remain, but a fourth mapped slot is over the cap");
+  wp_memory_release(pool, &held[2]); /* warm: still mapped, reused */
+  cr_assert_eq(wp_memory_acquire(pool, &req, &extra), 0, "the warm slot is taken again");
+  cr_assert(extra.affinity_hit);
+  wp_memory_release(pool, &extra);
+  for (int i = 0; i < 2; i++)
+    wp_memory_release(pool, &held[i]);
+  wp_pool_destroy(pool);
 }
 
 Test(memory_pool, exhaustion_with_pending_resets_flushes) {
