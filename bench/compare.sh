@@ -174,7 +174,9 @@ want 2 && for rep in $(seq "$KREPS"); do
     # Tier 0 runs 1/10 of N (tcc's code is up to ~20x slower), 3 timed
     # calls after 1 warm-up; the report scales its time to N (work is linear
     # in N, kernel.h) and marks it so.
-    record p2 "$k/wasmpool-t0" "$KBIN" --tier 0 "$CMP/$k.wasm" "$CACHE" "$(( n / 10 > 0 ? n / 10 : 1 ))" 3 1
+    n0=$(( n / 10 > 0 ? n / 10 : 1 ))
+    record p2 "$k/wasmpool-t0" "$KBIN" --tier 0 "$CMP/$k.wasm" "$CACHE" "$n0" 3 1
+    [[ $rep == 1 ]] && record p2 "$k/native@$n0" "$CMP/native-$k" "$n0" 1 0
     [[ -n $CC2 ]] && record p2 "$k/wasmpool-$CC2" "$KBIN" --tier 1 --cc "$CC2" "$CMP/$k.wasm" \
       "$CACHE" "$n" "$KTIMED" "$KWARM"
     # The -msimd128 build: V8 and wasmpool alternate who goes first.
