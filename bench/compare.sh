@@ -5,18 +5,23 @@
 # <!-- compare:begin --> and <!-- compare:end -->) with tables and SVG charts
 # (docs/bench/compare-*.svg), each target marked met or not met.
 #
-#   bench/compare.sh [--quick]
+#   bench/compare.sh [--quick] [--parts 1,2,3,4]
 #
 #   1. instantiate + release latency: wasmpool warm / cold slot, wasm2c's
 #      stock runtime, V8; a 1 MiB-image module and a no-data module
-#   2. guest speed: six C kernels on wasmpool, V8, wasm-interp and native
+#   2. guest speed: six C kernels on wasmpool (tier 1 with gcc, as deployed
+#      after tier-up), V8, wasm-interp and native; the same kernels on
+#      wasmpool's tier 0 (tcc) and on tier 1 with clang-19 instead of gcc;
+#      and their auto-vectorised builds (-O3 -msimd128) on wasmpool's
+#      tier 1 (gcc and clang-19) and V8
 #   3. end to end over a Unix socket: wasmpool-bench against wasmpoold, a
 #      node server instantiating V8 per request, and nginx's static 200
 #   4. density: RSS with 1, 1,000 and 10,000 live instances
 #
 # --quick: small sizes and one repetition, for a smoke test (about 1-2 min);
-# its figures are not the ones to quote. The full run takes about 10 min on
-# 2 cores.
+# its figures are not the ones to quote. The full run takes about 20 min on
+# 2 cores. --parts runs only the parts listed (the report then says "not
+# run" for the others: use it with NO_DOC=1).
 #
 # Environment: BUILD_DIR (default <repo>/build), BENCH_DOC (default
 # <repo>/docs/BENCHMARKS.md), NO_DOC=1 (measure, but leave the doc alone).
@@ -25,13 +30,17 @@
 set -euo pipefail
 
 QUICK=0
-for arg in "$@"; do
-  case "$arg" in
+PARTS=1,2,3,4
+while [[ $# -gt 0 ]]; do
+  case "$1" in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "compare.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    --parts) PARTS=$2; shift ;;
+    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
+  shift
 done
+want() { [[ ,$PARTS, == *,$1,* ]]; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
@@ -95,6 +104,9 @@ meta os "$(. /etc/os-release && echo "$PRETTY_NAME")" "/etc/os-release"
 meta node "$(node --version) (V8 $(node -p process.versions.v8))" "node --version"
 meta cc "$(cc --version | head -1)" "cc --version"
 meta clang "$(clang --version | head -1)" "clang --version"
+meta clang19 "$( (clang-19 --version 2>/dev/null || echo 'not installed') | head -1)" "clang-19 --version"
+meta tcc "$(tcc -v 2>&1 | head -1)" "tcc -v"
+meta wabt_toolroot "$(awk '$1 == "wabt" { print $2 }' "$ROOT/.toolroot/VERSIONS" 2>/dev/null)" ".toolroot/VERSIONS"
 meta wabt "$(wasm2c --version)" "wasm2c --version"
 meta nginx "$( (nginx -v 2>&1 || echo 'not installed') | head -1)" "nginx -v"
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)" "/proc/loadavg"
@@ -107,8 +119,8 @@ if [[ $QUICK == 1 ]]; then
 else
   REPS=5; WARM_N=20000; COLD_N=5000; STOCK_N=2000; V8_N=2000
 fi
-log "part 1: instantiate + release ($REPS runs of each)"
-for rep in $(seq "$REPS"); do
+want 1 && log "part 1: instantiate + release ($REPS runs of each)"
+want 1 && for rep in $(seq "$REPS"); do
   for module in bigdata nodata; do
     wasm=$EXAMPLES/bigdata.wasm
     [[ $module == nodata ]] && wasm=$CMP/nodata.wasm
@@ -134,14 +146,45 @@ interp_kernel() { # FILE: wasm-interp's CPU time (user+sys) and checksum
   awk -v c="${out##*i32:}" -v r="$real" -v u="$user" -v s="$sys" \
     'BEGIN{printf "checksum=%u wall_ns=%.0f cpu_ns=%.0f\n", c, r*1e9, (u+s)*1e9}'
 }
-log "part 2: guest speed ($KREPS processes x $KTIMED timed runs per engine and kernel)"
-for rep in $(seq "$KREPS"); do
+# Tier 1's second compiler, measured against cc (gcc) in the same run.
+CC2=clang-19
+command -v "$CC2" >/dev/null 2>&1 || CC2=""
+meta p2_cc2 "${CC2:-none}" "command -v clang-19"
+# How many SIMD instructions each -msimd128 build holds (0: nothing vectorised).
+OBJDUMP=("$ROOT/.toolroot/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path
+         "$ROOT/.toolroot/root/usr/lib/x86_64-linux-gnu" "$ROOT/.toolroot/root/usr/bin/wasm-objdump")
+if want 2; then
+  for entry in $KERNELS; do
+    k=${entry%%:*}
+    ops=$("${OBJDUMP[@]}" -d "$CMP/$k-simd.wasm" 2>/dev/null |
+            grep -cE 'v128|i8x16|i16x8|i32x4|i64x2|f32x4|f64x2' || true)
+    meta "simd_ops_$k" "${ops:-0}" "wasm-objdump -d $k-simd.wasm | grep -c <SIMD opcodes>"
+  done
+fi
+KBIN=$BIN/wasmpool-compare-kernel
+want 2 && log "part 2: guest speed ($KREPS processes x $KTIMED timed runs per engine and kernel)"
+want 2 && for rep in $(seq "$KREPS"); do
   for entry in $KERNELS; do
     k=${entry%%:*}
     n=$(( ${entry##*:} / KDIV ))
     record p2 "$k/native" "$CMP/native-$k" "$n" "$KTIMED" "$KWARM"
-    record p2 "$k/wasmpool" "$BIN/wasmpool-compare-kernel" "$CMP/$k.wasm" "$CACHE" "$n" "$KTIMED" "$KWARM"
+    # wasmpool = tier 1 with cc (gcc), what a module runs after tier-up.
+    record p2 "$k/wasmpool" "$KBIN" --tier 1 "$CMP/$k.wasm" "$CACHE" "$n" "$KTIMED" "$KWARM"
     record p2 "$k/v8" node --no-warnings "$SRC/v8_kernel.cjs" "$CMP/$k.wasm" "$n" "$KTIMED" "$KWARM"
+    # Tier 0 runs 1/10 of N (tcc's code is up to ~20x slower), 3 timed
+    # calls after 1 warm-up; the report scales its time to N (work is linear
+    # in N, kernel.h) and marks it so.
+    n0=$(( n / 10 > 0 ? n / 10 : 1 ))
+    record p2 "$k/wasmpool-t0" "$KBIN" --tier 0 "$CMP/$k.wasm" "$CACHE" "$n0" 3 1
+    [[ $rep == 1 ]] && record p2 "$k/native@$n0" "$CMP/native-$k" "$n0" 1 0
+    [[ -n $CC2 ]] && record p2 "$k/wasmpool-$CC2" "$KBIN" --tier 1 --cc "$CC2" "$CMP/$k.wasm" \
+      "$CACHE" "$n" "$KTIMED" "$KWARM"
+    # The -msimd128 build: V8 and wasmpool alternate who goes first.
+    simd_wp() { record p2 "$k/simd-wasmpool" "$KBIN" --tier 1 "$CMP/$k-simd.wasm" "$CACHE" "$n" "$KTIMED" "$KWARM"; }
+    simd_v8() { record p2 "$k/simd-v8" node --no-warnings "$SRC/v8_kernel.cjs" "$CMP/$k-simd.wasm" "$n" "$KTIMED" "$KWARM"; }
+    if (( rep % 2 == 1 )); then simd_wp; simd_v8; else simd_v8; simd_wp; fi
+    [[ -n $CC2 ]] && record p2 "$k/simd-wasmpool-$CC2" "$KBIN" --tier 1 --cc "$CC2" \
+      "$CMP/$k-simd.wasm" "$CACHE" "$n" "$KTIMED" "$KWARM"
     interp=$(ls -t "$CMP/$k"-interp-*.wasm | head -1)
     interp_n=${interp##*-interp-}; interp_n=${interp_n%.wasm}
     record p2 "$k/interp@$interp_n" interp_kernel "$interp"
@@ -175,6 +218,9 @@ wait_socket() { # PATH: up to 10 s for a server to listen
   for i in $(seq 100); do [[ -S $1 ]] && return 0; sleep 0.1; done
   return 1
 }
+DAEMON_OK=0
+HAVE_NGINX=0
+if want 3 || want 4; then
 log "part 3: starting wasmpoold, the node server and nginx"
 "$BIN/wasmpoold" --config "$SOCKDIR/wasmpoold.toml" >"$RUN/wasmpoold.log" 2>&1 &
 DAEMON_PID=$!
@@ -204,7 +250,8 @@ if wait_socket "$SOCKDIR/wasmpool.sock" && wait_socket "$SOCKDIR/node.sock"; the
   fi
 fi
 meta daemon_run "$DAEMON_OK" ""
-if [[ $DAEMON_OK == 1 ]]; then
+fi
+if [[ $DAEMON_OK == 1 ]] && want 3; then
   targets="wasmpool:$SOCKDIR/wasmpool.sock node:$SOCKDIR/node.sock"
   [[ $HAVE_NGINX == 1 ]] && targets="$targets nginx:$SOCKDIR/nginx/nginx.sock"
   log "part 3: end to end ($E2E_REPS x $E2E_DUR per target, workload and concurrency)"
@@ -220,11 +267,12 @@ if [[ $DAEMON_OK == 1 ]]; then
       done
     done
   done
-else
+elif want 3; then
   log "part 3: wasmpoold did not come up (see $RUN/wasmpoold.log): end-to-end rows not run"
 fi
 
 # ---- 4. density ----------------------------------------------------------------
+if want 4; then
 log "part 4: density"
 COUNTS="1 1000 10000"
 [[ $QUICK == 1 ]] && COUNTS="1 100 1000"
@@ -243,6 +291,7 @@ done
 meta v8_density_cap "$v8_fit" "MemAvailable - 6 GiB over 1.1 MiB per instance"
 if [[ -n $v8_counts ]]; then
   record p4 v8 node --expose-gc "$SRC/v8_density.cjs" "$EXAMPLES/bigdata.wasm" $v8_counts
+fi
 fi
 
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)" "/proc/loadavg"

@@ -10,6 +10,8 @@ packages=(
   wabt                      # Debian 12's 1.0.32: the old engine, until the 1.0.36 port lands
   tcc                       # the fast compile tier at deploy
   clang-19                  # measured against gcc for the generated C
+  tcl dpkg-dev              # bench/deploy.sh: sqlite3's amalgamation (tclsh), dpkg-source
+  nodejs                    # V8, the baseline of bench/compare.sh and bench/deploy.sh
   debian-archive-keyring    # carries the trixie keys the tool root is verified with
   libuv1-dev libjemalloc-dev libcriterion-dev libjansson-dev
   libhttp-parser-dev libtomlplusplus-dev

@@ -74,6 +74,11 @@ uint64_t wp_compare_rss_bytes(void) {
 
 int wp_compare_start(const wp_runtime_config *cfg, const char *wasm_path, wp_runtime **rt,
                      wp_module **mod) {
+  return wp_compare_start_with(cfg, wasm_path, NULL, rt, mod);
+}
+
+int wp_compare_start_with(const wp_runtime_config *cfg, const char *wasm_path,
+                          const wp_module_options *opts, wp_runtime **rt, wp_module **mod) {
   wp_error err = {0};
   int rc = wp_runtime_create(cfg, rt, &err);
   if (rc != 0) {
@@ -88,7 +93,7 @@ int wp_compare_start(const wp_runtime_config *cfg, const char *wasm_path, wp_run
     wp_runtime_destroy(*rt);
     return rc;
   }
-  rc = wp_module_load(*rt, wasm, length, NULL, mod, &err);
+  rc = wp_module_load(*rt, wasm, length, opts, mod, &err);
   free(wasm);
   if (rc != 0) {
     fprintf(stderr, "wp_module_load %s: %s\n", wasm_path, err.message);
@@ -96,4 +101,24 @@ int wp_compare_start(const wp_runtime_config *cfg, const char *wasm_path, wp_run
     return rc;
   }
   return 0;
+}
+
+int wp_compare_engine_args(int argc, char **argv, wp_runtime_config *cfg, wp_module_options *opts) {
+  int used = 0;
+  while (used + 1 < argc) {
+    const char *flag = argv[used], *value = argv[used + 1];
+    if (strcmp(flag, "--tier") == 0) {
+      if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+        fprintf(stderr, "--tier takes 0 (tcc) or 1 (cc -O2), not '%s'\n", value);
+        return -1;
+      }
+      opts->tier = value[0] == '1' ? WP_TIER_OPTIMIZED : WP_TIER_BASELINE;
+    } else if (strcmp(flag, "--cc") == 0) {
+      cfg->cc_path = value;
+    } else {
+      break;
+    }
+    used += 2;
+  }
+  return used;
 }

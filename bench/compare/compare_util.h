@@ -25,5 +25,13 @@ uint64_t wp_compare_rss_bytes(void);
  * The caller sets cfg (pool sizes, cache_dir) first. */
 int wp_compare_start(const wp_runtime_config *cfg, const char *wasm_path, wp_runtime **rt,
                      wp_module **mod);
+/* The same with module options (tier, features); NULL means the defaults. */
+int wp_compare_start_with(const wp_runtime_config *cfg, const char *wasm_path,
+                          const wp_module_options *opts, wp_runtime **rt, wp_module **mod);
+
+/* Reads the harness options every guest harness shares, "--tier 0|1" and
+ * "--cc PATH" (tier 1's compiler), from the front of argv into cfg and
+ * opts; returns how many arguments it took, or -1 after printing why. */
+int wp_compare_engine_args(int argc, char **argv, wp_runtime_config *cfg, wp_module_options *opts);
 
 #endif /* WP_COMPARE_UTIL_H */

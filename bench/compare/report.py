@@ -286,7 +286,9 @@ def part2(res, charts, lines, targets):
               "few times untimed (V8 reaches its optimizing tier), then times several "
               "calls inside the guest with the same clock (bench/kernels/main.c); the cell "
               "is the median over processes of each process's median, in milliseconds. "
-              "wasmpool runs the module through its own compile path (wasm2c + cc -O2). "
+              "wasmpool runs the module through its own compile path at tier 1 (wasm2c "
+              "1.0.36, then `cc -O2` on its split outputs: what a module runs after "
+              "tier-up; `wasmpool-compare-kernel --tier 1`). "
               "wasm-interp (Debian's build has no WASI) runs a smaller N in an import-free "
               "module; its CPU time (user + sys, including start-up of a few ms) is "
               "scaled linearly to the full N and marked ≈.", ""]
@@ -364,6 +366,135 @@ def part2(res, charts, lines, targets):
                             "Guest speed: time relative to native cc -O2", "× native time",
                             chart_groups, log_scale=True, note="1 = native; shorter is better"):
         lines += ["![guest speed relative to native](bench/compare-kernels.svg)", ""]
+
+
+def kernel_times(res, label, scale_to=None):
+    """Median over processes of each process's median (ms), checksums, tiers
+    built; with scale_to, each time is scaled linearly from its N to that N."""
+    rows = res.get("p2", label)
+    good = [kv(r["out"]) for r in rows if r["ok"] and "median_ns" in r["out"]]
+    def ms(g):
+        factor = scale_to / int(g["n"]) if scale_to else 1
+        return float(g["median_ns"]) / 1e6 * factor
+    return (median([ms(g) for g in good]),
+            {g["checksum"] for g in good}, {g.get("tier", "?") for g in good}, rows)
+
+
+def ratio_of(a, b):
+    return a / b if a and b else None
+
+
+def part2_tiers_simd(res, charts, lines, targets):
+    """Tier 0 against tier 1, gcc against clang-19 at tier 1, and the -msimd128
+    builds against V8 (issue 9 item 6, issue 10's tier-up)."""
+    kernels = []
+    for label in res.labels("p2"):
+        k = label.split("/")[0]
+        if k not in kernels:
+            kernels.append(k)
+    if not kernels:
+        return
+    cc2 = res.meta.get("p2_cc2", "none")
+    has_cc2 = cc2 != "none"
+    lines += ["#### Tier 0 against tier 1, and tier 1's compiler", "",
+              "The same scalar kernels, same processes' protocol, in the same run: tier 0 "
+              "(tcc, what a deploy answers with), tier 1 with `cc` (gcc, as above) and "
+              f"tier 1 with {cc2 if has_cc2 else 'clang-19 (not installed in this run)'} "
+              "as `[runtime] cc` (`--cc`). Milliseconds, medians; \"gcc / clang\" above "
+              "1 means clang's code ran faster. Tier 0 runs N / 10 (3 timed calls after "
+              "one warm-up; tcc's code is up to 20× slower) and its time is scaled "
+              "linearly to N (≈); its checksum is checked against native's at that N.", "",
+              f"| kernel | tier 0 ms | tier 1 gcc ms | tier 1 {cc2} ms | tier 0 / tier 1 gcc "
+              f"| gcc / {cc2} | checksums |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    r_tier, r_cc = [], []
+    cmd_lines = []
+    for k in kernels:
+        t1, s1, b1, rows1 = kernel_times(res, f"{k}/wasmpool")
+        n_full = next((int(kv(r["out"])["n"]) for r in rows1 if r["ok"] and "n=" in r["out"]), None)
+        t0, s0, b0, rows0 = kernel_times(res, f"{k}/wasmpool-t0", n_full)
+        s0 = set()  # tier 0 ran a smaller N: its checksum is checked below
+        for r in rows0:
+            if r["ok"] and "checksum=" in r["out"]:
+                g = kv(r["out"])
+                ref = [kv(x["out"]).get("checksum") for x in res.rows if x["part"] == "p2"
+                       and x["label"].startswith(f"{k}/") and x["ok"]
+                       and kv(x["out"]).get("n") == g["n"] and x["label"] != f"{k}/wasmpool-t0"]
+                if ref and g["checksum"] not in ref:
+                    s0.add("tier0-differs")
+        t2, s2, b2, rows2 = kernel_times(res, f"{k}/wasmpool-{cc2}")
+        native = kernel_times(res, f"{k}/native")[1]
+        sums = [x for x in (s0, s1, s2, native) if x]
+        agree = "agree" if sums and len(set().union(*sums)) == 1 else "DIFFER"
+        built = "" if b0 <= {"0"} else f" (tier 0 run built at tier {'/'.join(sorted(b0))})"
+        a, b = ratio_of(t0, t1), ratio_of(t1, t2)
+        r_tier += [a] if a else []
+        r_cc += [b] if b else []
+        lines.append(f"| {k} | {'≈ ' + fmt(t0, 0) if t0 else 'not run'} | {fmt(t1, 2)} | {fmt(t2, 2)} | {fmt(a, 2)}× | "
+                     f"{fmt(b, 2)}× | {agree}{built} |")
+        if k == kernels[0]:
+            for name, rows in (("tier 0", rows0), (f"tier 1 {cc2}", rows2)):
+                if rows:
+                    cmd_lines.append(f"- {name}: {commands(rows)}")
+    lines += [f"| **geometric mean** | | | | **{fmt(geomean(r_tier), 2)}×** | "
+              f"**{fmt(geomean(r_cc), 2)}×** | |", "", "Commands (first kernel):", ""]
+    lines += cmd_lines + [""]
+
+    lines += ["#### SIMD: auto-vectorised kernels against V8", "",
+              "The same kernel sources built with `clang --target=wasm32-wasi -O3 "
+              "-msimd128` (build/compare/KERNEL-simd.wasm): wasmpool runs them at tier 1 "
+              "(SIMD always builds at tier 1; wasm2c turns v128 into SIMDe calls) with gcc "
+              f"and with {cc2}, V8 runs the same bytes; V8 and wasmpool-gcc alternate which "
+              "goes first. \"SIMD ops\" counts v128 instructions in the module "
+              "(`wasm-objdump -d`): 0 means clang vectorised nothing and the module is "
+              "scalar code at -O3. Milliseconds, medians; the scalar (-O2) tier-1 and V8 "
+              "columns repeat the main table for reference.", "",
+              f"| kernel | SIMD ops | scalar wasmpool | scalar V8 | SIMD wasmpool gcc | "
+              f"SIMD wasmpool {cc2} | SIMD V8 | V8 / wasmpool (SIMD, gcc) | "
+              f"V8 / wasmpool (SIMD, {cc2}) | checksums |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    r_gcc, r_clang, r_gcc_vec, r_clang_vec = [], [], [], []
+    groups = []
+    cmd_lines = []
+    for k in kernels:
+        ops = res.meta.get(f"simd_ops_{k}", "?")
+        scalar_wp = kernel_times(res, f"{k}/wasmpool")[0]
+        scalar_v8 = kernel_times(res, f"{k}/v8")[0]
+        sg, ssg, _, rows_g = kernel_times(res, f"{k}/simd-wasmpool")
+        sc, ssc, _, rows_c = kernel_times(res, f"{k}/simd-wasmpool-{cc2}")
+        sv, ssv, _, rows_v = kernel_times(res, f"{k}/simd-v8")
+        native = kernel_times(res, f"{k}/native")[1]
+        sums = [x for x in (ssg, ssc, ssv, native) if x]
+        agree = "agree" if sums and len(set().union(*sums)) == 1 else "DIFFER"
+        a, b = ratio_of(sv, sg), ratio_of(sv, sc)
+        r_gcc += [a] if a else []
+        r_clang += [b] if b else []
+        if ops not in ("0", "?"):
+            r_gcc_vec += [a] if a else []
+            r_clang_vec += [b] if b else []
+        lines.append(f"| {k} | {ops} | {fmt(scalar_wp, 2)} | {fmt(scalar_v8, 2)} | "
+                     f"{fmt(sg, 2)} | {fmt(sc, 2)} | {fmt(sv, 2)} | {fmt(a, 2)}× | "
+                     f"{fmt(b, 2)}× | {agree} |")
+        groups.append((k, [("wasmpool gcc", sg), (f"wasmpool {cc2}", sc), ("V8", sv)]))
+        if k == kernels[0]:
+            for name, rows in (("wasmpool gcc", rows_g), (f"wasmpool {cc2}", rows_c),
+                               ("V8", rows_v)):
+                if rows:
+                    cmd_lines.append(f"- {name}: {commands(rows)}")
+    g_gcc, g_clang = geomean(r_gcc), geomean(r_clang)
+    lines += [f"| **geometric mean, all six** | | | | | | | **{fmt(g_gcc, 2)}×** | "
+              f"**{fmt(g_clang, 2)}×** | |",
+              f"| **geometric mean, kernels with SIMD ops** | | | | | | | "
+              f"**{fmt(geomean(r_gcc_vec), 2)}×** | **{fmt(geomean(r_clang_vec), 2)}×** | |",
+              "", "Commands (first kernel):", ""] + cmd_lines + [""]
+    targets += [
+        ("2", "SIMD kernels ≥ 1.3× faster than V8 (geometric mean of V8 / wasmpool, tier 1 gcc)",
+         f"{fmt(g_gcc, 2)}×", None if g_gcc is None else g_gcc >= 1.3),
+    ]
+    if charts and bar_chart(os.path.join(charts, "compare-simd.svg"),
+                            "SIMD kernels (-O3 -msimd128), median per bench(N)", "ms", groups,
+                            log_scale=True, note="shorter is better"):
+        lines += ["![SIMD kernels](bench/compare-simd.svg)", ""]
 
 
 P3_TARGETS = [("wasmpool", "wasmpoold"), ("node", "node + V8 per request"),
@@ -517,6 +648,7 @@ def build_section(res, charts):
     targets = []
     part1(res, charts, body, targets)
     part2(res, charts, body, targets)
+    part2_tiers_simd(res, charts, body, targets)
     part3(res, charts, body, targets)
     part4(res, charts, body, targets)
     build_dir = res.results_path.split("/compare/run-")[0]

@@ -1,10 +1,13 @@
 /* wp_kernel.c — runs one guest-speed kernel (a WASI command built from
  * bench/kernels) on wasmpool's instance API and prints the guest's stdout.
  *
- *   wasmpool-compare-kernel KERNEL.wasm CACHE_DIR N [REPS [WARMUP]]
+ *   wasmpool-compare-kernel [--tier 0|1] [--cc PATH] KERNEL.wasm CACHE_DIR N [REPS [WARMUP]]
  *
  * The guest times its own bench(N) calls (bench/kernels/main.c), so this
- * measures compiled guest code, not compilation or instantiation.
+ * measures compiled guest code, not compilation or instantiation. --tier
+ * picks the compiler tier (default 0, tcc, what a deploy gets; SIMD modules
+ * build at tier 1 whatever is asked) and --cc tier 1's compiler. The tier
+ * actually built is printed as "tier=N" after the guest's line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +15,25 @@
 #include "compare_util.h"
 
 int main(int argc, char **argv) {
-  if (argc < 4 || argc > 6) {
-    fprintf(stderr, "usage: %s KERNEL.wasm CACHE_DIR N [REPS [WARMUP]]\n", argv[0]);
-    return 2;
-  }
+  const char *prog = argv[0];
   wp_runtime_config cfg;
   wp_runtime_config_default(&cfg);
+  wp_module_options mod_opts = {0};
+  int used = wp_compare_engine_args(argc - 1, argv + 1, &cfg, &mod_opts);
+  if (used < 0)
+    return 2;
+  argc -= used;
+  argv += used;
+  if (argc < 4 || argc > 6) {
+    fprintf(stderr, "usage: %s [--tier 0|1] [--cc PATH] KERNEL.wasm CACHE_DIR N [REPS [WARMUP]]\n",
+            prog);
+    return 2;
+  }
   cfg.cache_dir = argv[2];
   cfg.pool.total_instances = 2;
   wp_runtime *rt = NULL;
   wp_module *mod = NULL;
-  if (wp_compare_start(&cfg, argv[1], &rt, &mod) != 0)
+  if (wp_compare_start_with(&cfg, argv[1], &mod_opts, &rt, &mod) != 0)
     return 1;
 
   /* argv for the guest: its name, then N [REPS [WARMUP]]. */
@@ -46,6 +57,7 @@ int main(int argc, char **argv) {
     bool truncated = false;
     const uint8_t *out = wp_instance_stdout(inst, &length, &truncated);
     fwrite(out, 1, length, stdout);
+    printf("tier=%d\n", (int)wp_module_tier(mod));
     out = wp_instance_stderr(inst, &length, &truncated);
     fwrite(out, 1, length, stderr);
   }
