@@ -125,13 +125,18 @@ static int cmd_deploy(wp_client *client, int argc, char **argv) {
     if (!body) {
       rc = 1;
     } else {
-      printf("%s %s: %lld bytes, %zu exports, sha256 %.16s..., compile cache %s, %.1f ms\n",
+      printf("%s %s: %lld bytes, %zu exports, sha256 %.16s..., compile cache %s, %.1f ms, "
+             "tier %lld (tier-up %s)\n",
              resp.status == 201 ? "deployed" : "replaced", name,
              (long long)json_integer_value(json_object_get(body, "size")),
              json_array_size(json_object_get(body, "exports")),
              json_string_value(json_object_get(body, "sha256")),
              json_is_true(json_object_get(body, "cache_hit")) ? "hit" : "miss",
-             (double)json_integer_value(json_object_get(body, "load_us")) / 1000.0);
+             (double)json_integer_value(json_object_get(body, "load_us")) / 1000.0,
+             (long long)json_integer_value(json_object_get(body, "tier")),
+             json_string_value(json_object_get(body, "tier_up"))
+                 ? json_string_value(json_object_get(body, "tier_up"))
+                 : "none");
       json_decref(body);
     }
   }
@@ -148,11 +153,13 @@ static int cmd_ls(wp_client *client, int argc, char **argv) {
     size_t i;
     json_t *m;
     if (json_array_size(modules))
-      printf("%-32s %10s  %-16s\n", "NAME", "BYTES", "SHA256");
+      printf("%-32s %10s  %-16s  %4s  %s\n", "NAME", "BYTES", "SHA256", "TIER", "TIER-UP");
     json_array_foreach(modules, i, m) {
-      printf("%-32s %10lld  %.16s\n", json_string_value(json_object_get(m, "name")),
+      const char *tier_up = json_string_value(json_object_get(m, "tier_up"));
+      printf("%-32s %10lld  %.16s  %4lld  %s\n", json_string_value(json_object_get(m, "name")),
              (long long)json_integer_value(json_object_get(m, "size")),
-             json_string_value(json_object_get(m, "sha256")));
+             json_string_value(json_object_get(m, "sha256")),
+             (long long)json_integer_value(json_object_get(m, "tier")), tier_up ? tier_up : "none");
     }
     rc = body ? 0 : 1;
     json_decref(body);

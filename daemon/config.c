@@ -145,6 +145,8 @@ static const key_desc keys[] = {
      DAY_MS, 0, NULL},
     {TABLE_RUNTIME, "guest_stack_size", KIND_SIZE, AT(runtime.guest_stack_bytes), 64 * KIB, GIB, 0,
      NULL},
+    {TABLE_RUNTIME, "tierup_threads", KIND_U32, AT(runtime.tierup_threads), 0, 64, 0, NULL},
+    {TABLE_RUNTIME, "compile_jobs", KIND_U32, AT(runtime.compile_jobs), 1, 16, 0, NULL},
     {TABLE_RUNTIME, "default_deadline", KIND_DURATION, AT(runtime.default_deadline_ms), 1, DAY_MS,
      0, NULL},
     {TABLE_RUNTIME, "max_deadline", KIND_DURATION, AT(runtime.max_deadline_ms), 1, DAY_MS, 0, NULL},
@@ -924,6 +926,8 @@ void wp_config_default(wp_daemon_config *out) {
   rt->opt_level = xstrdup("-O2");
   rt->compile_cpu_ms = 120 * SECOND_MS;
   rt->compile_memory_bytes = 4 * GIB;
+  rt->tierup_threads = 1;
+  rt->compile_jobs = 2;
   rt->compile_timeout_ms = 5 * MINUTE_MS;
   rt->guest_stack_bytes = 8 * MIB;
   rt->default_deadline_ms = 10 * SECOND_MS;
@@ -1098,6 +1102,7 @@ void wp_config_to_runtime(const wp_daemon_config *cfg, struct wp_runtime_config 
   rt->opt_level = cfg->runtime.opt_level;
   rt->compile_cpu_seconds = cfg->runtime.compile_cpu_ms / SECOND_MS;
   rt->compile_memory_bytes = cfg->runtime.compile_memory_bytes;
+  rt->compile_jobs = cfg->runtime.compile_jobs;
   rt->compile_wall_ms = cfg->runtime.compile_timeout_ms;
   rt->guest_stack_bytes = cfg->runtime.guest_stack_bytes;
 }

@@ -71,15 +71,17 @@ typedef struct wp_config_server {
 
 /* [runtime]: compiling modules, where they live, and limits on guest runs. */
 typedef struct wp_config_runtime {
-  char *cache_dir;   /* compiled artifacts (absolute) */
-  char *module_dir;  /* the persistent module registry (absolute) */
-  char *toolroot; /* Debian 13 tool root; "" = the one built in */
-  char *tcc_path; /* tier-0 compiler (searched on PATH) or path */
+  char *cache_dir;  /* compiled artifacts (absolute) */
+  char *module_dir; /* the persistent module registry (absolute) */
+  char *toolroot;   /* Debian 13 tool root; "" = the one built in */
+  char *tcc_path;   /* tier-0 compiler (searched on PATH) or path */
   char *cc_path;
   char *opt_level;               /* "-O0" "-O1" "-O2" "-O3" or "-Os" */
   uint64_t compile_cpu_ms;       /* RLIMIT_CPU of the compiler, whole seconds */
   uint64_t compile_memory_bytes; /* RLIMIT_AS of the compiler */
   uint64_t compile_timeout_ms;   /* wall clock; the compiler is killed after it */
+  uint32_t tierup_threads;       /* background tier-1 builders; 0: tier-up off */
+  uint32_t compile_jobs;         /* a tier-1 build's C files compiled at once */
   uint64_t guest_stack_bytes;
   uint64_t default_deadline_ms; /* a call or run with no deadline of its own */
   uint64_t max_deadline_ms;     /* the longest deadline a request may ask for */

@@ -58,9 +58,9 @@ static json_t *u64_or_null(uint64_t v, uint64_t none) {
 }
 
 static json_t *module_summary_json(const wp_module_meta *meta) {
-  return json_pack("{s:s,s:s,s:I,s:I}", "name", meta->name, "sha256", meta->sha256, "size",
-                   (json_int_t)meta->wasm_bytes, "deployed_at_ms",
-                   (json_int_t)meta->deployed_at_ms);
+  return json_pack("{s:s,s:s,s:I,s:I,s:i,s:s}", "name", meta->name, "sha256", meta->sha256, "size",
+                   (json_int_t)meta->wasm_bytes, "deployed_at_ms", (json_int_t)meta->deployed_at_ms,
+                   "tier", meta->tier, "tier_up", wp_tierup_state_name(meta->tierup));
 }
 
 static json_t *module_json(wp_module *module, const wp_module_meta *meta) {
@@ -69,7 +69,8 @@ static json_t *module_json(wp_module *module, const wp_module_meta *meta) {
     return NULL;
   json_object_set_new(obj, "cache_hit", json_boolean(meta->cache_hit));
   json_object_set_new(obj, "load_us", json_integer((json_int_t)meta->load_us));
-  json_object_set_new(obj, "tier", json_integer(wp_module_tier(module)));
+  if (meta->tierup == WP_TIERUP_DONE)
+    json_object_set_new(obj, "tier_up_us", json_integer((json_int_t)meta->tierup_us));
   json_t *exports = json_array();
   size_t n = wp_module_export_count(module);
   for (size_t i = 0; exports && i < n; i++)
@@ -313,8 +314,11 @@ static void finish_module_put(wp_exchange *x) {
     finish_json(x, 200);
     return;
   }
-  wp_log_info("deployed", "module=%s bytes=%" PRIu64 " sha256=%.16s cache=%s load_us=%" PRIu64 "%s",
-              r->meta.name, r->meta.wasm_bytes, r->meta.sha256, r->meta.cache_hit ? "hit" : "miss",
+  wp_log_info("deployed",
+              "module=%s bytes=%" PRIu64
+              " sha256=%.16s tier=%d tier_up=%s cache=%s load_us=%" PRIu64 "%s",
+              r->meta.name, r->meta.wasm_bytes, r->meta.sha256, r->meta.tier,
+              wp_tierup_state_name(r->meta.tierup), r->meta.cache_hit ? "hit" : "miss",
               r->meta.load_us, r->replaced ? " replaced=true" : "");
   finish_json(x, r->replaced ? 200 : 201);
 }
@@ -604,6 +608,15 @@ static void sample_gauges(wp_daemon *d, wp_metrics_gauges *g) {
   g->modules = wp_registry_count(d->registry);
   g->jemalloc_ok = wp_jemalloc_stats(&g->jemalloc_allocated, &g->jemalloc_resident) == 0;
   g->uptime_ms = uv_now(d->loop) - d->started_ms;
+  wp_registry_compile_stats cs;
+  wp_registry_compile_stats_get(d->registry, &cs);
+  for (int t = 0; t < 2; t++) {
+    g->builds[t] = cs.count[t];
+    g->build_us[t] = cs.us_total[t];
+  }
+  g->tierups_in_flight = cs.in_flight;
+  g->tierups_done = cs.tierups_done;
+  g->tierups_failed = cs.tierups_failed;
 }
 
 static void handle_stats(wp_exchange *x) {

@@ -118,6 +118,13 @@ static int run(const wp_daemon_config *cfg) {
     wp_runtime_destroy(d->rt);
     return 1;
   }
+  rc = wp_registry_start_tierup(d->registry, cfg->runtime.tierup_threads);
+  if (rc) {
+    wp_log_error("startup_failed", "tier-up threads: %s", wp_strerror(rc));
+    wp_registry_destroy(d->registry);
+    wp_runtime_destroy(d->rt);
+    return 1;
+  }
   size_t loaded, failed;
   wp_registry_reload(d->registry, &loaded, &failed);
   wp_log_info("registry_loaded", "dir=%s modules=%zu failed=%zu", cfg->runtime.module_dir, loaded,

@@ -192,6 +192,24 @@ int wp_metrics_render_prometheus(const wp_metrics *metrics, const wp_metrics_gau
           load(&metrics->compile_cache_hits),
           load(&metrics->compiles) - load(&metrics->compile_cache_hits));
 
+  fprintf(f,
+          "# HELP wasmpool_code_builds_total Modules compiled (not from the cache), by tier.\n"
+          "# TYPE wasmpool_code_builds_total counter\n"
+          "wasmpool_code_builds_total{tier=\"0\"} %" PRIu64 "\n"
+          "wasmpool_code_builds_total{tier=\"1\"} %" PRIu64 "\n"
+          "# HELP wasmpool_code_build_seconds_total Time spent compiling, by tier.\n"
+          "# TYPE wasmpool_code_build_seconds_total counter\n"
+          "wasmpool_code_build_seconds_total{tier=\"0\"} %.6f\n"
+          "wasmpool_code_build_seconds_total{tier=\"1\"} %.6f\n"
+          "# HELP wasmpool_tierups_total Background tier-1 builds that finished, by result.\n"
+          "# TYPE wasmpool_tierups_total counter\n"
+          "wasmpool_tierups_total{result=\"done\"} %" PRIu64 "\n"
+          "wasmpool_tierups_total{result=\"failed\"} %" PRIu64 "\n",
+          gauges->builds[0], gauges->builds[1], (double)gauges->build_us[0] / 1e6,
+          (double)gauges->build_us[1] / 1e6, gauges->tierups_done, gauges->tierups_failed);
+  gauge(f, "wasmpool_compiles_in_flight", "Background tier-1 builds queued or running.",
+        gauges->tierups_in_flight);
+
   fprintf(f, "# HELP wasmpool_pool_slots Slots of each pool by state.\n"
              "# TYPE wasmpool_pool_slots gauge\n");
   slot_gauges(f, "instance", &gauges->pool.instances);
@@ -330,9 +348,15 @@ json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *g
       "{s:I,s:I,s:I,s:I,s:I}", "workers", (json_int_t)gauges->workers, "busy",
       (json_int_t)gauges->workers_busy, "waiting", (json_int_t)gauges->queue_waiting, "capacity",
       (json_int_t)gauges->queue_capacity, "rejected", (json_int_t)gauges->queue_rejected);
-  json_t *loads = json_pack("{s:I,s:I,s:I}", "total", (json_int_t)load(&metrics->compiles),
-                            "cache_hits", (json_int_t)load(&metrics->compile_cache_hits),
-                            "duration_us_total", (json_int_t)load(&metrics->compile_us_total));
+  json_t *loads = json_pack(
+      "{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "total",
+      (json_int_t)load(&metrics->compiles), "cache_hits",
+      (json_int_t)load(&metrics->compile_cache_hits), "duration_us_total",
+      (json_int_t)load(&metrics->compile_us_total), "builds", "tier0",
+      (json_int_t)gauges->builds[0], "tier1", (json_int_t)gauges->builds[1], "tier0_us_total",
+      (json_int_t)gauges->build_us[0], "tier1_us_total", (json_int_t)gauges->build_us[1], "tier_up",
+      "in_flight", (json_int_t)gauges->tierups_in_flight, "done", (json_int_t)gauges->tierups_done,
+      "failed", (json_int_t)gauges->tierups_failed);
   json_t *memory = gauges->jemalloc_ok
                        ? json_pack("{s:I,s:I}", "allocated", (json_int_t)gauges->jemalloc_allocated,
                                    "resident", (json_int_t)gauges->jemalloc_resident)

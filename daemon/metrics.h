@@ -48,6 +48,9 @@ typedef struct wp_metrics_gauges {
   bool jemalloc_ok; /* false: allocated/resident unknown, not exported */
   uint64_t jemalloc_allocated, jemalloc_resident;
   uint64_t uptime_ms;
+  /* Code builds by tier (0 tcc, 1 cc) and background tier-up (registry). */
+  uint64_t builds[2], build_us[2];
+  uint64_t tierups_in_flight, tierups_done, tierups_failed;
 } wp_metrics_gauges;
 
 /* Prometheus text exposition format 0.0.4, into a malloc'd NUL-terminated

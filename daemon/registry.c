@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tierup.h"
 
 typedef struct entry {
   wp_module *module; /* one reference held by the registry */
@@ -46,6 +48,9 @@ struct wp_registry {
   entry *entries;        /* sorted by meta.name */
   size_t count, cap;
   pthread_mutex_t disk_lock; /* serializes writers: files then publication */
+  wp_tierup *tierup;         /* NULL: tier-up off */
+  /* Compile counters (relaxed atomics: independent monotonic counts). */
+  _Atomic uint64_t compiles[2], compile_us[2], tierups_done, tierups_failed;
 };
 
 static const char TMP_PREFIX[] = ".tmp.";
@@ -170,9 +175,20 @@ int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out
   return 0;
 }
 
+const char *wp_tierup_state_name(wp_tierup_state state) {
+  switch (state) {
+  case WP_TIERUP_NONE: return "none";
+  case WP_TIERUP_PENDING: return "pending";
+  case WP_TIERUP_DONE: return "done";
+  case WP_TIERUP_FAILED: return "failed";
+  }
+  return "none";
+}
+
 void wp_registry_destroy(wp_registry *reg) {
   if (!reg)
     return;
+  wp_tierup_destroy(reg->tierup);
   for (size_t i = 0; i < reg->count; i++)
     wp_module_release(reg->entries[i].module);
   free(reg->entries);
@@ -310,18 +326,104 @@ static int persist(wp_registry *reg, const wp_module_meta *meta, const uint8_t *
   return 0;
 }
 
+static void count_compile(wp_registry *reg, const wp_module *module, uint64_t us) {
+  if (wp_module_cache_hit(module))
+    return;
+  int tier = wp_module_tier(module) == WP_TIER_OPTIMIZED ? 1 : 0;
+  atomic_fetch_add_explicit(&reg->compiles[tier], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&reg->compile_us[tier], us, memory_order_relaxed);
+}
+
+/* Loads at tier 0, except after a restart: a module whose tier-1 code is
+ * already cached (prefer_cached_tier1) loads that directly. */
 static int load_module(wp_registry *reg, const uint8_t *wasm, size_t wasm_len, wp_module **module,
-                       wp_module_meta *meta, wp_error *err) {
+                       wp_module_meta *meta, bool prefer_cached_tier1, wp_error *err) {
   wp_module_options opts = {.allow_spectest = false, .linker = NULL};
   uint64_t start = mono_us();
-  int rc = wp_module_load(reg->rt, wasm, wasm_len, &opts, module, err);
+  int rc = WP_ENOT_FOUND;
+  if (prefer_cached_tier1) {
+    wp_module_options cached = {.tier = WP_TIER_OPTIMIZED, .cache_only = true};
+    rc = wp_module_load(reg->rt, wasm, wasm_len, &cached, module, NULL);
+  }
+  if (rc != 0)
+    rc = wp_module_load(reg->rt, wasm, wasm_len, &opts, module, err);
   if (rc)
     return rc;
   meta->load_us = mono_us() - start;
+  count_compile(reg, *module, meta->load_us);
   meta->cache_hit = wp_module_cache_hit(*module);
   meta->wasm_bytes = wasm_len;
+  meta->tier = wp_module_tier(*module) == WP_TIER_OPTIMIZED ? 1 : 0;
+  meta->tierup = meta->tier == 0 && reg->tierup ? WP_TIERUP_PENDING : WP_TIERUP_NONE;
   snprintf(meta->sha256, sizeof meta->sha256, "%s", wp_module_hash(*module));
   return 0;
+}
+
+/* After publishing tier-0 code: queue its tier-1 build. */
+static void queue_tierup(wp_registry *reg, const wp_module_meta *meta, const uint8_t *wasm,
+                         size_t wasm_len) {
+  if (meta->tierup != WP_TIERUP_PENDING)
+    return;
+  if (wp_tierup_submit(reg->tierup, meta->name, meta->sha256, wasm, wasm_len) != 0)
+    wp_log_warn("tierup_skip", "module=%s error=\"out of memory\"", meta->name);
+}
+
+/* A tier-up finished (on a tier-up thread): swap the published module when
+ * it is still the same bytes (a redeploy or delete meanwhile wins). */
+static void tierup_done(void *ctx, const char *name, const char *sha256, wp_module *module,
+                        uint64_t duration_us, const wp_error *err) {
+  wp_registry *reg = ctx;
+  wp_module *old = NULL;
+  bool swapped = false;
+  pthread_rwlock_wrlock(&reg->lock);
+  bool found;
+  size_t at = find_slot(reg, name, strlen(name), &found);
+  if (found && strcmp(reg->entries[at].meta.sha256, sha256) == 0 &&
+      reg->entries[at].meta.tier == 0) {
+    if (module) {
+      old = reg->entries[at].module;
+      reg->entries[at].module = module;
+      reg->entries[at].meta.tier = 1;
+      reg->entries[at].meta.tierup = WP_TIERUP_DONE;
+      reg->entries[at].meta.tierup_us = duration_us;
+      swapped = true;
+    } else {
+      reg->entries[at].meta.tierup = WP_TIERUP_FAILED;
+    }
+  }
+  pthread_rwlock_unlock(&reg->lock);
+  if (module && !swapped)
+    old = module; /* stale: the name moved on */
+  if (old)
+    wp_module_release(old);
+  if (module) {
+    count_compile(reg, module, duration_us);
+    atomic_fetch_add_explicit(&reg->tierups_done, 1, memory_order_relaxed);
+    wp_log_info("module_tier_up", "module=%s sha256=%.16s tier=1 swapped=%s build_us=%llu", name,
+                sha256, swapped ? "yes" : "no (redeployed or deleted)",
+                (unsigned long long)duration_us);
+  } else {
+    atomic_fetch_add_explicit(&reg->tierups_failed, 1, memory_order_relaxed);
+    wp_log_warn("module_tier_up_failed", "module=%s sha256=%s code=%s error=\"%s\"", name, sha256,
+                wp_err_name(err ? err->code : WP_ECOMPILE), err ? err->message : "");
+  }
+}
+
+int wp_registry_start_tierup(wp_registry *reg, unsigned threads) {
+  if (threads == 0 || reg->tierup)
+    return 0;
+  return wp_tierup_create(reg->rt, threads, 10, tierup_done, reg, &reg->tierup);
+}
+
+void wp_registry_compile_stats_get(wp_registry *reg, wp_registry_compile_stats *out) {
+  memset(out, 0, sizeof(*out));
+  for (int t = 0; t < 2; t++) {
+    out->count[t] = atomic_load_explicit(&reg->compiles[t], memory_order_relaxed);
+    out->us_total[t] = atomic_load_explicit(&reg->compile_us[t], memory_order_relaxed);
+  }
+  out->tierups_done = atomic_load_explicit(&reg->tierups_done, memory_order_relaxed);
+  out->tierups_failed = atomic_load_explicit(&reg->tierups_failed, memory_order_relaxed);
+  out->in_flight = reg->tierup ? wp_tierup_in_flight(reg->tierup) : 0;
 }
 
 int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
@@ -335,7 +437,7 @@ int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, cons
   memset(&meta, 0, sizeof meta);
   memcpy(meta.name, name, name_len);
   wp_module *module;
-  int rc = load_module(reg, wasm, wasm_len, &module, &meta, err);
+  int rc = load_module(reg, wasm, wasm_len, &module, &meta, false, err);
   if (rc)
     return rc;
   meta.deployed_at_ms = now_ms();
@@ -357,6 +459,7 @@ int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, cons
     *replaced = true;
     wp_module_release(old);
   }
+  queue_tierup(reg, &meta, wasm, wasm_len);
   if (meta_out)
     *meta_out = meta;
   return 0;
@@ -564,9 +667,9 @@ static int reload_one(wp_registry *reg, const char *manifest_file) {
   }
   wp_module *module;
   wp_error err = {0};
-  rc = load_module(reg, wasm, wasm_len, &module, &meta, &err);
-  free(wasm);
+  rc = load_module(reg, wasm, wasm_len, &module, &meta, true, &err);
   if (rc) {
+    free(wasm);
     wp_log_error("registry_skip", "module=%s code=%s error=\"%s\"", name, wp_err_name(rc),
                  err.message);
     return rc;
@@ -579,13 +682,16 @@ static int reload_one(wp_registry *reg, const char *manifest_file) {
   wp_module *old;
   rc = publish(reg, module, &meta, &old);
   if (rc) {
+    free(wasm);
     wp_module_release(module);
     return rc;
   }
   if (old)
     wp_module_release(old);
-  wp_log_info("module_loaded", "module=%s bytes=%llu cache=%s load_us=%llu", name,
-              (unsigned long long)meta.wasm_bytes, meta.cache_hit ? "hit" : "miss",
+  queue_tierup(reg, &meta, wasm, wasm_len);
+  free(wasm);
+  wp_log_info("module_loaded", "module=%s bytes=%llu cache=%s tier=%d load_us=%llu", name,
+              (unsigned long long)meta.wasm_bytes, meta.cache_hit ? "hit" : "miss", meta.tier,
               (unsigned long long)meta.load_us);
   return 0;
 }

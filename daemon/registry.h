@@ -29,6 +29,18 @@
  * written. The file names in module_dir follow from them. */
 #define WP_REGISTRY_NAME_MAX WP_NAME_MAX
 
+/* Where a module's tier-up stands (issue 10): its tier-1 build in the
+ * background after a tier-0 deploy. */
+typedef enum wp_tierup_state {
+  WP_TIERUP_NONE,    /* already tier 1 (SIMD, shared memory, cached) or tier-up off */
+  WP_TIERUP_PENDING, /* queued or building */
+  WP_TIERUP_DONE,    /* swapped to tier 1 */
+  WP_TIERUP_FAILED,  /* stays on tier 0; the reason was logged */
+} wp_tierup_state;
+
+/* "none", "pending", "done", "failed". */
+const char *wp_tierup_state_name(wp_tierup_state state);
+
 typedef struct wp_module_meta {
   char name[WP_REGISTRY_NAME_MAX + 1];
   char sha256[65];        /* hex of the Wasm bytes */
@@ -36,7 +48,18 @@ typedef struct wp_module_meta {
   int64_t deployed_at_ms; /* Unix time of the deploy (kept across restarts) */
   bool cache_hit;         /* the last load found the compiled artifact cached */
   uint64_t load_us;       /* how long the last load took */
+  int tier;               /* of the published code: 0 (tcc) or 1 (cc) */
+  wp_tierup_state tierup;
+  uint64_t tierup_us; /* how long the tier-1 build took (done) */
 } wp_module_meta;
+
+/* Compiles so far, by tier, and tier-ups in flight (for /metrics). */
+typedef struct wp_registry_compile_stats {
+  uint64_t count[2];    /* loads that built code, by tier */
+  uint64_t us_total[2]; /* their duration */
+  uint32_t in_flight;   /* tier-ups queued or building */
+  uint64_t tierups_done, tierups_failed;
+} wp_registry_compile_stats;
 
 typedef struct wp_registry wp_registry;
 
@@ -47,8 +70,16 @@ typedef struct wp_registry wp_registry;
  * pid, when another registry (another daemon) holds it; WP_EIO with err
  * filled when the directory cannot be made, opened or locked. */
 int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out, wp_error *err);
-/* Drops the registry's module references (instances may keep theirs). */
+/* Drops the registry's module references (instances may keep theirs);
+ * stops tier-up first (a running tier-1 compile is cancelled). */
 void wp_registry_destroy(wp_registry *reg);
+
+/* Turns on background tier-up with `threads` builders at nice +10: every
+ * tier-0 deploy (and reload) is followed by a tier-1 build that replaces
+ * the published module when it loads. Call before wp_registry_reload. */
+int wp_registry_start_tierup(wp_registry *reg, unsigned threads);
+
+void wp_registry_compile_stats_get(wp_registry *reg, wp_registry_compile_stats *out);
 
 /* Loads every module persisted in module_dir (blocking: call at start-up,
  * before serving). A module that fails to load is logged and skipped (its

@@ -170,6 +170,8 @@ int wp__compiler_init(wp__compiler *cc, const wp_runtime_config *cfg, wp_error *
   cc->limits.cpu_seconds = cfg->compile_cpu_seconds;
   cc->limits.memory_bytes = cfg->compile_memory_bytes;
   cc->limits.wall_ms = cfg->compile_wall_ms;
+  atomic_init(&cc->cancel, false);
+  cc->limits.cancel = &cc->cancel;
   pthread_mutex_init(&cc->flight_lock, NULL);
   pthread_cond_init(&cc->flight_done, NULL);
   if (!cc->cache_dir || !cc->toolroot || !cc->opt_level) {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,7 +98,7 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
   }
 
   size_t used = 0;
-  bool killed_for_time = false;
+  bool killed_for_time = false, cancelled = false;
   uint64_t deadline = limits->wall_ms ? now_ms() + limits->wall_ms : 0;
   for (;;) {
     int timeout = -1;
@@ -105,15 +106,24 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
       uint64_t now = now_ms();
       timeout = now >= deadline ? 0 : (int)(deadline - now);
     }
+    if (limits->cancel && (timeout < 0 || timeout > 100))
+      timeout = 100;
+    if (limits->cancel && atomic_load(limits->cancel)) {
+      cancelled = true;
+      kill(-pid, SIGKILL);
+      break;
+    }
     struct pollfd pfd = {.fd = pipe_fds[0], .events = POLLIN};
     int ready = poll(&pfd, 1, timeout);
     if (ready < 0 && errno == EINTR)
       continue;
-    if (ready == 0) {
+    if (ready == 0 && deadline && now_ms() >= deadline) {
       killed_for_time = true;
       kill(-pid, SIGKILL);
       break;
     }
+    if (ready == 0)
+      continue;
     char chunk[4096];
     ssize_t got = read(pipe_fds[0], chunk, sizeof(chunk));
     if (got < 0 && errno == EINTR)
@@ -138,8 +148,10 @@ int wp__spawn(const char *const argv[], const wp__spawn_limits *limits, char *st
       return wp__error(err, WP_ESYS, "%s: waitpid: %s", argv[0], strerror(errno));
   }
   /* Reap what is left of the group (cc's children) after a kill. */
-  if (killed_for_time)
+  if (killed_for_time || cancelled)
     kill(-pid, SIGKILL);
+  if (cancelled)
+    return wp__error(err, WP_ESHUTTING_DOWN, "%s: cancelled", argv[0]);
   const char *captured = stderr_cap > 0 ? stderr_buf : "";
   if (killed_for_time)
     return wp__error(err, WP_ECOMPILE_LIMIT, "%s: killed after the wall-clock limit of %llu ms",

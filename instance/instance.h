@@ -180,6 +180,9 @@ wp_tier wp_module_tier(const wp_module *mod);
 /* The tool root's package versions ("wabt 1.0.36+dfsg..., libc6 ..."),
  * one line each; part of every cache key. */
 const char *wp_runtime_engine_versions(const wp_runtime *rt);
+/* Kills every compiler child now running or started later (they fail with
+ * WP_ESHUTTING_DOWN): shutdown does not wait out a background compile. */
+void wp_runtime_cancel_compiles(wp_runtime *rt);
 
 typedef enum wp_extern_kind {
   WP_EXTERN_FUNC,

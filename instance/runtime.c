@@ -479,6 +479,10 @@ void wp_runtime_destroy(wp_runtime *rt) {
   free(rt);
 }
 
+void wp_runtime_cancel_compiles(wp_runtime *rt) {
+  atomic_store(&rt->compiler.cancel, true);
+}
+
 const char *wp_runtime_engine_versions(const wp_runtime *rt) {
   return rt->compiler.versions;
 }

@@ -130,6 +130,9 @@ typedef struct wp__spawn_limits {
   uint64_t cpu_seconds;  /* RLIMIT_CPU; 0 = none */
   uint64_t memory_bytes; /* RLIMIT_AS; 0 = none */
   uint64_t wall_ms;      /* killed (whole process group) after this; 0 = none */
+  /* When set and true, the child is killed within ~100 ms (shutdown does
+   * not wait out a background compile). NULL: never. */
+  const _Atomic bool *cancel;
 } wp__spawn_limits;
 
 /* Runs argv[0] (PATH lookup, no shell) with the limits, stdout to /dev/null,
@@ -160,6 +163,7 @@ typedef struct wp__compiler {
   wp__tier_tool tiers[2];
   uint32_t jobs;
   wp__spawn_limits limits; /* the configured maximum of every child */
+  _Atomic bool cancel;     /* wp_runtime_cancel_compiles() */
   /* Single flight: the cache keys being built now. A second load of the
    * same key waits for the first build instead of compiling it again. */
   pthread_mutex_t flight_lock;
