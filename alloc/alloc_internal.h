@@ -135,6 +135,10 @@ typedef struct wp__plain_pool {
   uint8_t *reservation;
   uint64_t reservation_bytes;
   uint64_t slot_bytes;
+  /* log2(slot_bytes) when it is a power of two, else 0: the engine maps an
+   * address to its instance area on every memory/table bind and grow, and a
+   * shift is cheaper than a 64-bit division there. */
+  unsigned slot_shift;
   uint32_t count;
 } wp__plain_pool;
 

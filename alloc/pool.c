@@ -267,9 +267,10 @@ void wp_pool_destroy(wp_pool *pool) {
 void *wp_pool_instance_area_of(const wp_pool *pool, const void *addr) {
   const wp__plain_pool *pp = &pool->instances;
   uintptr_t at = (uintptr_t)addr, lo = (uintptr_t)pp->reservation;
-  if (at < lo || at - lo >= (uint64_t)pp->count * pp->slot_bytes)
+  if (at < lo || at - lo >= pp->reservation_bytes)
     return NULL;
-  return pp->reservation + (at - lo) / pp->slot_bytes * pp->slot_bytes;
+  uint64_t index = pp->slot_shift ? (at - lo) >> pp->slot_shift : (at - lo) / pp->slot_bytes;
+  return pp->reservation + index * pp->slot_bytes;
 }
 
 bool wp_pool_memory_contains(const wp_pool *pool, const void *addr) {

@@ -18,6 +18,8 @@ int wp__plain_pool_init(wp__plain_pool *pp, uint32_t count, uint64_t slot_bytes,
   memset(pp, 0, sizeof(*pp));
   pp->count = count;
   pp->slot_bytes = slot_bytes;
+  if (slot_bytes && (slot_bytes & (slot_bytes - 1)) == 0)
+    pp->slot_shift = (unsigned)__builtin_ctzll(slot_bytes);
   pp->reservation_bytes = (uint64_t)count * slot_bytes;
   void *res = mmap(NULL, pp->reservation_bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -1,7 +1,7 @@
 /* wp_instantiate.c — instantiate + release latency of one module on
  * wasmpool's instance API, one cycle at a time, for the comparison suite.
  *
- *   wasmpool-compare-instantiate MODULE.wasm warm|cold ITERATIONS CACHE_DIR
+ *   wasmpool-compare-instantiate [--tier 0|1] MODULE.wasm warm|cold ITERATIONS CACHE_DIR
  *
  * A cycle is wp_instance_create, a one-byte store into the first page of
  * memory 0 (the holder dirties one page, so the reset has work to do), and
@@ -42,8 +42,18 @@ static int cycle(wp_runtime *rt, wp_module *mod) {
 }
 
 int main(int argc, char **argv) {
+  wp_runtime_config cfg;
+  wp_runtime_config_default(&cfg);
+  /* --tier 1: the code a module runs after tier-up (its instantiate
+   * function is generated code too). Default: tier 0, as deployed. */
+  wp_module_options opts = {0};
+  int used = wp_compare_engine_args(argc - 1, argv + 1, &cfg, &opts);
+  if (used < 0)
+    return 2;
+  argv += used;
+  argc -= used;
   if (argc != 5 || (strcmp(argv[2], "warm") != 0 && strcmp(argv[2], "cold") != 0)) {
-    fprintf(stderr, "usage: %s MODULE.wasm warm|cold ITERATIONS CACHE_DIR\n", argv[0]);
+    fprintf(stderr, "usage: %s [--tier 0|1] MODULE.wasm warm|cold ITERATIONS CACHE_DIR\n", argv[0]);
     return 2;
   }
   bool cold = strcmp(argv[2], "cold") == 0;
@@ -51,15 +61,13 @@ int main(int argc, char **argv) {
   if (iterations == 0)
     return 2;
 
-  wp_runtime_config cfg;
-  wp_runtime_config_default(&cfg);
   cfg.cache_dir = argv[4];
   cfg.pool.total_instances = 4;
   if (cold)
     cfg.pool.max_unused_warm_slots = 0;
   wp_runtime *rt = NULL;
   wp_module *mod = NULL;
-  if (wp_compare_start(&cfg, argv[1], &rt, &mod) != 0)
+  if (wp_compare_start_with(&cfg, argv[1], &opts, &rt, &mod) != 0)
     return 1;
 
   uint64_t *samples = calloc(iterations, sizeof *samples);
