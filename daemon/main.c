@@ -191,6 +191,20 @@ static int run(const wp_daemon_config *cfg) {
   return 0;
 }
 
+/* The daemon's version and the exact engine it compiles with (the tool
+ * root's Debian 13 packages, also part of every compile-cache key). */
+static void print_version(void) {
+  printf("wasmpoold %s\n", WASMPOOL_VERSION);
+  char versions[4096];
+  if (wp_toolroot_versions(NULL, versions, sizeof(versions)) != 0) {
+    printf("engine: no tool root at %s (run scripts/bootstrap.sh)\n", wp_default_toolroot());
+    return;
+  }
+  printf("engine: wasm2c from the tool root %s\n", wp_default_toolroot());
+  for (char *line = strtok(versions, "\n"); line; line = strtok(NULL, "\n"))
+    printf("  %s\n", line);
+}
+
 int main(int argc, char **argv) {
   enum { OPT_CHECK = 1000 };
   static const struct option options[] = {
@@ -213,7 +227,7 @@ int main(int argc, char **argv) {
       break;
     case 's': socket_path = optarg; break;
     case 'h': usage(stdout); return 0;
-    case 'V': printf("wasmpoold %s\n", WASMPOOL_VERSION); return 0;
+    case 'V': print_version(); return 0;
     default: usage(stderr); return 2;
     }
   }

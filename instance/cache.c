@@ -73,6 +73,23 @@ static char *read_text(const char *path) {
   return text;
 }
 
+const char *wp_default_toolroot(void) {
+  return WP_DEFAULT_TOOLROOT;
+}
+
+int wp_toolroot_versions(const char *toolroot, char *buf, size_t len) {
+  char path[4200];
+  snprintf(path, sizeof(path), "%.4000s/../VERSIONS", toolroot ? toolroot : WP_DEFAULT_TOOLROOT);
+  char *text = read_text(path);
+  if (!text || len == 0) {
+    free(text);
+    return WP_ECONFIG;
+  }
+  snprintf(buf, len, "%s", text);
+  free(text);
+  return 0;
+}
+
 size_t wp__toolroot_argv(const wp__compiler *cc, const char *program, char *program_path,
                          size_t program_path_len, const char **out) {
   snprintf(program_path, program_path_len, "%s/usr/bin/%s", cc->toolroot, program);

@@ -180,6 +180,13 @@ wp_tier wp_module_tier(const wp_module *mod);
 /* The tool root's package versions ("wabt 1.0.36+dfsg..., libc6 ..."),
  * one line each; part of every cache key. */
 const char *wp_runtime_engine_versions(const wp_runtime *rt);
+/* The tool root a runtime uses when its config names none (this build's). */
+const char *wp_default_toolroot(void);
+/* The "package version" lines of toolroot's VERSIONS file (NULL: the
+ * default root) into buf, NUL-terminated; WP_ECONFIG when it cannot be
+ * read. For `wasmpoold --version` without starting a runtime. */
+int wp_toolroot_versions(const char *toolroot, char *buf, size_t len);
+
 /* Kills every compiler child now running or started later (they fail with
  * WP_ESHUTTING_DOWN): shutdown does not wait out a background compile. */
 void wp_runtime_cancel_compiles(wp_runtime *rt);

@@ -64,6 +64,15 @@ class Cli(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn(b"unknown_module", out.stderr)
 
+    def test_daemon_version_names_the_engine(self):
+        # The exact tool-root packages the compile cache is keyed by.
+        proc = subprocess.run([os.path.join(wp_harness.BIN_DIR, "wasmpoold"), "--version"],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r"^wasmpoold \S+\nengine: wasm2c from the tool root ")
+        self.assertRegex(proc.stdout, r"\n  wabt 1\.0\.36\S*\n")
+        self.assertIn("\n  libsimde-dev ", proc.stdout)
+
     def test_cli_errors_and_help(self):
         d = self.d
         d.cli("deploy", "add", self.example("add.wasm"))
