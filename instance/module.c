@@ -53,6 +53,50 @@ static const wp__wasi_func *wasi_binding(const wp__module_info *info, const wp__
   return f;
 }
 
+/* "(i32 i32) -> i32" from a wasi table entry's letters. */
+static void format_wasi_sig(const wp__wasi_func *f, char *out, size_t len) {
+  size_t n = (size_t)snprintf(out, len, "(");
+  for (const char *p = f->params; *p && n < len; p++)
+    n += (size_t)snprintf(out + n, len - n, "%s%s", p == f->params ? "" : " ",
+                          *p == 'I' ? "i64" : "i32");
+  if (n < len)
+    snprintf(out + n, len - n, ") -> %s", f->results[0] ? "i32" : "()");
+}
+
+static void format_functype(const wp__functype *ft, char *out, size_t len) {
+  size_t n = (size_t)snprintf(out, len, "(");
+  for (uint32_t i = 0; i < ft->param_count && n < len; i++)
+    n += (size_t)snprintf(out + n, len - n, "%s%s", i ? " " : "",
+                          wp_valtype_name(wp__public_valtype(ft->params[i])));
+  n += n < len ? (size_t)snprintf(out + n, len - n, ") -> ") : 0;
+  if (ft->result_count == 0 && n < len)
+    snprintf(out + n, len - n, "()");
+  for (uint32_t i = 0; i < ft->result_count && n < len; i++)
+    n += (size_t)snprintf(out + n, len - n, "%s%s", i ? " " : "",
+                          wp_valtype_name(wp__public_valtype(ft->results[i])));
+}
+
+/* A WASI function imported under its right name with another signature:
+ * said as such, not as an unknown import. */
+static bool wasi_signature_mismatch(const wp__module_info *info, char *why, size_t why_len) {
+  for (uint32_t i = 0; i < info->import_count; i++) {
+    const wp__import *imp = &info->imports[i];
+    if (!name_is(&imp->module, k_wasi_module) || imp->kind != WP__EXTERN_FUNC ||
+        imp->type_index >= info->type_count)
+      continue;
+    const wp__wasi_func *f = wp__wasi_lookup(imp->field.bytes, imp->field.length);
+    if (!f || wasi_binding(info, imp))
+      continue;
+    char want[64], have[64];
+    format_wasi_sig(f, want, sizeof(want));
+    format_functype(&info->types[imp->type_index], have, sizeof(have));
+    snprintf(why, why_len, "%s.%s: WASI defines it as %s, the module imports %s", k_wasi_module,
+             f->name, want, have);
+    return true;
+  }
+  return false;
+}
+
 typedef struct provide_ctx {
   wp_runtime *rt;
   const wp__module_info *info;
@@ -278,7 +322,6 @@ static void choose_memory_class(wp_module *mod, const wp_pool_config *pool, uint
   mod->bounds_checked = small || (small_ok && info->imported_memories > 0);
 }
 
-
 int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
                    const wp_module_options *opts, wp_module **out, wp_error *err) {
   wp_module *mod = calloc(1, sizeof(*mod));
@@ -309,12 +352,15 @@ int wp_module_load(wp_runtime *rt, const uint8_t *wasm, size_t length,
   uint32_t missing_count =
       wp__module_missing_imports(&mod->info, provides, &pctx, missing, sizeof(missing));
   if (missing_count) {
+    /* A WASI name with the wrong signature is said as such. */
+    char why[320] = "";
+    bool mismatch = wasi_signature_mismatch(&mod->info, why, sizeof(why));
     wp_module_release(mod);
     if (wp__validate(&rt->compiler, wasm, length, opts ? opts->disabled_features : 0, err) ==
         WP_EINVALID_MODULE)
       return WP_EINVALID_MODULE;
-    return wp__error(err, WP_EUNLINKABLE, "unknown import%s: %s", missing_count > 1 ? "s" : "",
-                     missing);
+    return wp__error(err, WP_EUNLINKABLE, "unknown import%s: %s%s%s", missing_count > 1 ? "s" : "",
+                     missing, mismatch ? "; " : "", why);
   }
   choose_memory_class(mod, wp_pool_get_config(rt->pool), opts ? opts->max_memory_bytes : 0);
   rc = build_image(mod, wasm, err);

@@ -93,8 +93,11 @@ Test(compile, unknown_imports_listed) {
                     NULL, &mod, &err);
   cr_assert_eq(rc, WP_EUNLINKABLE, "%s", wp_err_name(rc));
   cr_assert_not_null(strstr(err.message, "env.missing_fn"), "%s", err.message);
-  /* Wrong type for a known WASI name is refused too. */
+  /* Wrong type for a known WASI name is refused too, and said as such. */
   cr_assert_not_null(strstr(err.message, "wasi_snapshot_preview1.fd_write"), "%s", err.message);
+  cr_assert_not_null(strstr(err.message, "wasi_snapshot_preview1.fd_write: WASI defines it as (i32 "
+                                         "i32 i32 i32) -> i32, the module imports (i32) -> ()"),
+                     "%s", err.message);
   cr_assert_not_null(strstr(err.message, "wasi_snapshot_preview1.no_such_call"), "%s", err.message);
   /* spectest is not offered unless asked for. */
   cr_assert_not_null(strstr(err.message, "spectest.print_i32"), "%s", err.message);
