@@ -91,6 +91,14 @@ static json_t *module_json(wp_module *module, const wp_module_meta *meta) {
     json_object_set_new(limits, "image_bytes", json_integer((json_int_t)lim.image_bytes));
     json_object_set_new(limits, "is_command", json_boolean(lim.is_command));
     json_object_set_new(limits, "is_reactor", json_boolean(lim.is_reactor));
+    /* Where its memories live: 8 GiB guard-page slots, or small slots with
+     * bounds-checked code; and the deploy's ?max_memory= cap. */
+    json_object_set_new(limits, "memory_class",
+                        json_string(lim.memory_class == WP_MEMORY_SMALL ? "small" : "guarded"));
+    json_object_set_new(limits, "bounds_checked", json_boolean(lim.bounds_checked));
+    json_object_set_new(limits, "max_memory",
+                        meta->max_memory_bytes ? json_integer((json_int_t)meta->max_memory_bytes)
+                                               : json_null());
   }
   json_object_set_new(obj, "limits", limits);
   return obj;
@@ -287,15 +295,43 @@ static void handle_module_get(wp_exchange *x) {
 
 typedef struct deploy_result {
   bool replaced;
+  uint64_t max_memory_bytes; /* ?max_memory= */
   wp_module_meta meta;
 } deploy_result;
+
+/* ?max_memory=SIZE on a deploy ("64MiB", or bytes): a cap on each memory
+ * of every instance of the module. Answers 400 itself and returns false
+ * when it is malformed. */
+static bool pick_max_memory(wp_exchange *x, uint64_t *out) {
+  *out = 0;
+  wp_query_iter it;
+  wp_buf key, value;
+  wp_buf_init(&key);
+  wp_buf_init(&value);
+  wp_query_iter_init(&it, x->req->query, x->req->query_len);
+  bool ok = true;
+  while (ok && wp_query_next(&it, &key, &value) == 1) {
+    if (!key.data || strcmp(key.data, "max_memory") != 0)
+      continue;
+    const char *why = NULL;
+    if (!value.data || wp_parse_size(value.data, out, &why) != 0 || *out == 0) {
+      char text[160];
+      snprintf(text, sizeof text, "max_memory: %s", why ? why : "must be a size above 0");
+      wp_exchange_respond_error(x, WP_EBAD_REQUEST, text);
+      ok = false;
+    }
+  }
+  wp_buf_free(&key);
+  wp_buf_free(&value);
+  return ok;
+}
 
 static void work_module_put(wp_exchange *x) {
   deploy_result *r = x->extra;
   wp_bytes name = x->route.module;
   x->result_code =
       wp_registry_deploy(x->daemon->registry, name.data, name.len, (const uint8_t *)x->req->body,
-                         x->req->body_len, &r->replaced, &r->meta, &x->error);
+                         x->req->body_len, r->max_memory_bytes, &r->replaced, &r->meta, &x->error);
   if (x->result_code)
     return;
   wp_metrics_record_compile(x->daemon->metrics, r->meta.cache_hit, r->meta.load_us);
@@ -334,6 +370,8 @@ static void handle_module_put(wp_exchange *x) {
     wp_exchange_respond_error(x, WP_ENOMEM, NULL);
     return;
   }
+  if (!pick_max_memory(x, &((deploy_result *)x->extra)->max_memory_bytes))
+    return;
   wp_exchange_submit(x, work_module_put, finish_module_put);
 }
 

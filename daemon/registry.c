@@ -6,7 +6,7 @@
  * reference. On disk, per module:
  *
  *   NAME.wasm   the binary as deployed
- *   NAME.json   {"name":..,"sha256":..,"size":..,"deployed_at_ms":..}
+ *   NAME.json   {"name":..,"sha256":..,"size":..,"deployed_at_ms":..,"max_memory":..}
  *
  * Writers (deploy, remove) also hold disk_lock from the first file write to
  * the publication, so disk and memory change in the same order for
@@ -306,8 +306,9 @@ static int persist(wp_registry *reg, const wp_module_meta *meta, const uint8_t *
     return WP_EIO;
   }
   json_t *manifest =
-      json_pack("{s:s,s:s,s:I,s:I}", "name", meta->name, "sha256", meta->sha256, "size",
-                (json_int_t)meta->wasm_bytes, "deployed_at_ms", (json_int_t)meta->deployed_at_ms);
+      json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", meta->name, "sha256", meta->sha256, "size",
+                (json_int_t)meta->wasm_bytes, "deployed_at_ms", (json_int_t)meta->deployed_at_ms,
+                "max_memory", (json_int_t)meta->max_memory_bytes);
   char *text = manifest ? json_dumps(manifest, JSON_INDENT(2)) : NULL;
   json_decref(manifest);
   if (!text) {
@@ -338,11 +339,13 @@ static void count_compile(wp_registry *reg, const wp_module *module, uint64_t us
  * already cached (prefer_cached_tier1) loads that directly. */
 static int load_module(wp_registry *reg, const uint8_t *wasm, size_t wasm_len, wp_module **module,
                        wp_module_meta *meta, bool prefer_cached_tier1, wp_error *err) {
-  wp_module_options opts = {.allow_spectest = false, .linker = NULL};
+  wp_module_options opts = {
+      .allow_spectest = false, .linker = NULL, .max_memory_bytes = meta->max_memory_bytes};
   uint64_t start = mono_us();
   int rc = WP_ENOT_FOUND;
   if (prefer_cached_tier1) {
-    wp_module_options cached = {.tier = WP_TIER_OPTIMIZED, .cache_only = true};
+    wp_module_options cached = {
+        .tier = WP_TIER_OPTIMIZED, .cache_only = true, .max_memory_bytes = meta->max_memory_bytes};
     rc = wp_module_load(reg->rt, wasm, wasm_len, &cached, module, NULL);
   }
   if (rc != 0)
@@ -364,7 +367,8 @@ static void queue_tierup(wp_registry *reg, const wp_module_meta *meta, const uin
                          size_t wasm_len) {
   if (meta->tierup != WP_TIERUP_PENDING)
     return;
-  if (wp_tierup_submit(reg->tierup, meta->name, meta->sha256, wasm, wasm_len) != 0)
+  if (wp_tierup_submit(reg->tierup, meta->name, meta->sha256, wasm, wasm_len,
+                       meta->max_memory_bytes) != 0)
     wp_log_warn("tierup_skip", "module=%s error=\"out of memory\"", meta->name);
 }
 
@@ -427,7 +431,8 @@ void wp_registry_compile_stats_get(wp_registry *reg, wp_registry_compile_stats *
 }
 
 int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
-                       size_t wasm_len, bool *replaced, wp_module_meta *meta_out, wp_error *err) {
+                       size_t wasm_len, uint64_t max_memory_bytes, bool *replaced,
+                       wp_module_meta *meta_out, wp_error *err) {
   *replaced = false;
   if (!wp_name_valid(name, name_len)) {
     set_err(err, WP_EBAD_REQUEST, "module name must be %s", WP_NAME_RULE);
@@ -436,6 +441,7 @@ int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, cons
   wp_module_meta meta;
   memset(&meta, 0, sizeof meta);
   memcpy(meta.name, name, name_len);
+  meta.max_memory_bytes = max_memory_bytes;
   wp_module *module;
   int rc = load_module(reg, wasm, wasm_len, &module, &meta, false, err);
   if (rc)
@@ -649,6 +655,7 @@ static int reload_one(wp_registry *reg, const char *manifest_file) {
   memset(&meta, 0, sizeof meta);
   snprintf(meta.name, sizeof meta.name, "%s", name);
   meta.deployed_at_ms = json_integer_value(json_object_get(manifest, "deployed_at_ms"));
+  meta.max_memory_bytes = (uint64_t)json_integer_value(json_object_get(manifest, "max_memory"));
   char want_sha[65];
   snprintf(want_sha, sizeof want_sha, "%s",
            json_string_value(json_object_get(manifest, "sha256"))

@@ -51,6 +51,9 @@ typedef struct wp_module_meta {
   int tier;               /* of the published code: 0 (tcc) or 1 (cc) */
   wp_tierup_state tierup;
   uint64_t tierup_us; /* how long the tier-1 build took (done) */
+  /* The deploy's cap on each memory of every instance (0: the module's own
+   * maximum): memory.grow past it returns -1. Persisted in the manifest. */
+  uint64_t max_memory_bytes;
 } wp_module_meta;
 
 /* Compiles so far, by tier, and tier-ups in flight (for /metrics). */
@@ -87,12 +90,14 @@ void wp_registry_compile_stats_get(wp_registry *reg, wp_registry_compile_stats *
 void wp_registry_reload(wp_registry *reg, size_t *loaded, size_t *failed);
 
 /* Compiles, persists and publishes a module under name, replacing any module
- * of that name (*replaced says so). Slow: run it on a worker. WP_EBAD_REQUEST
+ * of that name (*replaced says so); max_memory_bytes caps each of its
+ * memories (0: none). Slow: run it on a worker. WP_EBAD_REQUEST
  * for an invalid name; wp_module_load()'s errors (WP_EMALFORMED,
  * WP_EUNSUPPORTED, WP_EUNLINKABLE, WP_ECOMPILE...); WP_EIO when it cannot be
  * persisted (the module is then not deployed). meta may be NULL. */
 int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
-                       size_t wasm_len, bool *replaced, wp_module_meta *meta, wp_error *err);
+                       size_t wasm_len, uint64_t max_memory_bytes, bool *replaced,
+                       wp_module_meta *meta, wp_error *err);
 
 /* Looks a module up: *module gets a new reference (wp_module_release it)
  * and meta (may be NULL) its description. WP_ENO_MODULE. */

@@ -18,6 +18,7 @@ typedef struct job {
   char sha256[65];
   uint8_t *wasm;
   size_t wasm_len;
+  uint64_t max_memory_bytes; /* the deploy's cap: part of how code is built */
   struct job *next;
 } job;
 
@@ -50,7 +51,7 @@ static uint64_t mono_us(void) {
 }
 
 static void build(wp_tierup *t, const job *j) {
-  wp_module_options opts = {.tier = WP_TIER_OPTIMIZED};
+  wp_module_options opts = {.tier = WP_TIER_OPTIMIZED, .max_memory_bytes = j->max_memory_bytes};
   wp_module *module = NULL;
   wp_error err = {0};
   uint64_t start = mono_us();
@@ -140,7 +141,7 @@ void wp_tierup_destroy(wp_tierup *t) {
 }
 
 int wp_tierup_submit(wp_tierup *t, const char *name, const char *sha256, const uint8_t *wasm,
-                     size_t wasm_len) {
+                     size_t wasm_len, uint64_t max_memory_bytes) {
   job *j = calloc(1, sizeof(*j));
   if (!j)
     return WP_ENOMEM;
@@ -152,6 +153,7 @@ int wp_tierup_submit(wp_tierup *t, const char *name, const char *sha256, const u
   }
   memcpy(j->wasm, wasm, wasm_len);
   j->wasm_len = wasm_len;
+  j->max_memory_bytes = max_memory_bytes;
   snprintf(j->sha256, sizeof(j->sha256), "%s", sha256);
   pthread_mutex_lock(&t->lock);
   /* A redeploy before the build started: only the newest bytes matter. */

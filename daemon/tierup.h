@@ -35,7 +35,7 @@ void wp_tierup_destroy(wp_tierup *t);
 /* Queues name's bytes (copied) for a tier-1 build. A later submit of the
  * same name replaces a pending one. WP_ENOMEM. */
 int wp_tierup_submit(wp_tierup *t, const char *name, const char *sha256, const uint8_t *wasm,
-                     size_t wasm_len);
+                     size_t wasm_len, uint64_t max_memory_bytes);
 
 /* Jobs queued or building now. */
 uint32_t wp_tierup_in_flight(wp_tierup *t);

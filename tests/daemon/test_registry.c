@@ -67,16 +67,16 @@ Test(registry, deploy_get_list_remove_and_files) {
   uint8_t *wasm = read_example("add.wasm", &len);
   bool replaced = true;
   wp_module_meta meta;
-  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, &replaced, &meta, &err), 0, "%s",
+  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, 0, &replaced, &meta, &err), 0, "%s",
                err.message);
   cr_assert_not(replaced);
   cr_assert_str_eq(meta.name, "add");
   cr_assert_eq(meta.wasm_bytes, len);
   cr_assert_eq(strlen(meta.sha256), 64);
   cr_assert(file_exists("add.wasm") && file_exists("add.json"));
-  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, &replaced, NULL, &err), 0);
+  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, 0, &replaced, NULL, &err), 0);
   cr_assert(replaced);
-  cr_assert_eq(wp_registry_deploy(reg, "aaa", 3, wasm, len, &replaced, NULL, &err), 0);
+  cr_assert_eq(wp_registry_deploy(reg, "aaa", 3, wasm, len, 0, &replaced, NULL, &err), 0);
   cr_assert_eq(wp_registry_count(reg), 2);
 
   wp_registry_item *items;
@@ -110,9 +110,9 @@ Test(registry, refuses_bad_names_and_modules_without_files) {
   cr_assert_eq(wp_registry_create(rt, dir, &reg, &err), 0);
   bool replaced;
   static const uint8_t junk[] = "\0asm\x01\0\0\0\xff\xff\xff";
-  cr_assert_eq(wp_registry_deploy(reg, "../x", 4, junk, sizeof junk, &replaced, NULL, &err),
+  cr_assert_eq(wp_registry_deploy(reg, "../x", 4, junk, sizeof junk, 0, &replaced, NULL, &err),
                WP_EBAD_REQUEST);
-  int rc = wp_registry_deploy(reg, "junk", 4, junk, sizeof junk, &replaced, NULL, &err);
+  int rc = wp_registry_deploy(reg, "junk", 4, junk, sizeof junk, 0, &replaced, NULL, &err);
   cr_assert(rc == WP_EMALFORMED || rc == WP_EINVALID_MODULE, "rc %d: %s", rc, err.message);
   cr_assert_not(file_exists("junk.wasm"));
   cr_assert_not(file_exists("junk.json"));
@@ -130,8 +130,8 @@ Test(registry, reload_restores_what_was_deployed) {
   uint8_t *wasm = read_example("fib.wasm", &len);
   bool replaced;
   wp_module_meta before;
-  cr_assert_eq(wp_registry_deploy(reg, "fib", 3, wasm, len, &replaced, &before, &err), 0);
-  cr_assert_eq(wp_registry_deploy(reg, "fib2", 4, wasm, len, &replaced, NULL, &err), 0);
+  cr_assert_eq(wp_registry_deploy(reg, "fib", 3, wasm, len, 0, &replaced, &before, &err), 0);
+  cr_assert_eq(wp_registry_deploy(reg, "fib2", 4, wasm, len, 0, &replaced, NULL, &err), 0);
   cr_assert_eq(wp_registry_remove(reg, "fib2", 4, &err), 0);
   wp_registry_destroy(reg);
 
@@ -188,7 +188,7 @@ static wp_registry *registry_with_add(wp_runtime *rt) {
   size_t len;
   uint8_t *wasm = read_example("add.wasm", &len);
   bool replaced;
-  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, &replaced, NULL, &err), 0, "%s",
+  cr_assert_eq(wp_registry_deploy(reg, "add", 3, wasm, len, 0, &replaced, NULL, &err), 0, "%s",
                err.message);
   free(wasm);
   return reg;

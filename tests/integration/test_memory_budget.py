@@ -67,5 +67,37 @@ class MemoryBudget(unittest.TestCase):
         self.assertEqual(d.metric("wasmpool_pool_committed_memory_bytes"), 0)
 
 
+class ModuleMaxMemory(unittest.TestCase):
+    """The per-module cap: PUT ...?max_memory=SIZE caps each memory of every
+    instance of the module; memory.grow past it returns -1; it is part of
+    the module's description and survives a restart."""
+
+    def test_cap_is_enforced_described_and_persisted(self):
+        d = Daemon()
+        self.addCleanup(d.cleanup)
+        d.start()
+        wasm = wp_harness.wat2wasm(GROWER)
+        bad = d.request("PUT", "/v1/modules/capped?max_memory=lots", body=wasm)
+        self.assertEqual((bad.status, bad.error_code()), (400, "bad_request"))
+        self.assertIn("max_memory", bad.json()["error"]["message"])
+        resp = d.request("PUT", "/v1/modules/capped?max_memory=128KiB", body=wasm)
+        self.assertEqual(resp.status, 201, resp)
+        self.assertEqual(resp.json()["limits"]["max_memory"], 128 * 1024)
+
+        def grow(n):
+            return d.call("capped", "grow", [n]).json()["results"][0]
+
+        self.assertEqual(grow(1), 1, "1 -> 2 pages: within 128 KiB")
+        self.assertEqual(grow(2), -1, "1 -> 3 pages: past the cap")
+        # Uncapped, the same bytes grow freely.
+        self.assertEqual(d.request("PUT", "/v1/modules/free", body=wasm).status, 201)
+        self.assertEqual(d.call("free", "grow", [2]).json()["results"], [1])
+        self.assertEqual(d.stop(), 0)
+        d.start()
+        info = d.request("GET", "/v1/modules/capped").json()
+        self.assertEqual(info["limits"]["max_memory"], 128 * 1024, "persisted in the manifest")
+        self.assertEqual(grow(2), -1)
+
+
 if __name__ == "__main__":
     harness_main()
