@@ -104,7 +104,7 @@ WP__GLUE_ABI(
 
 /* Bumped when the meaning (not the layout) of the ABI, or what glue.c
  * writes, changes: it is part of the cache key. */
-#define WP__GLUE_ABI_VERSION 3u
+#define WP__GLUE_ABI_VERSION 4u
 
 /* The one host table (runtime.c). */
 extern const wp_glue_host wp__glue_host;
