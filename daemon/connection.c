@@ -234,15 +234,16 @@ void wp__conn_close(wp_conn *conn) {
   uv_close(&conn->h.handle, on_conn_closed);
   uv_close((uv_handle_t *)&conn->timer, on_conn_closed);
 
-  wp_server *server = conn->server;
+  wp__shard *shard = conn->shard;
   if (conn->prev)
     conn->prev->next = conn->next;
   else
-    server->conns = conn->next;
+    shard->conns = conn->next;
   if (conn->next)
     conn->next->prev = conn->prev;
-  server->conn_count--;
-  wp__server_check_drained(server);
+  shard->conn_count--;
+  /* The main loop's drain poll sees it (server.c). */
+  atomic_fetch_sub(&conn->server->conn_count, 1);
 }
 
 static void conn_send_outbox(wp_conn *conn) {
@@ -297,7 +298,7 @@ void wp__conn_flush(wp_conn *conn) {
     conn_shutdown(conn);
     return;
   }
-  if (conn->exchange_count == 0 && conn->server->draining &&
+  if (conn->exchange_count == 0 && atomic_load(&conn->server->draining) &&
       !wp_http_parser_in_request(conn->parser)) {
     conn_shutdown(conn);
     return;
@@ -307,7 +308,7 @@ void wp__conn_flush(wp_conn *conn) {
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   wp_conn *conn = handle->data;
-  *buf = uv_buf_init(conn->server->read_buffer, sizeof conn->server->read_buffer);
+  *buf = uv_buf_init(conn->shard->read_buffer, sizeof conn->shard->read_buffer);
 }
 
 /* After EOF: did the client only half-close (it still reads the answers)
@@ -391,10 +392,16 @@ static void conn_process_input(wp_conn *conn) {
   /* At most one batch per call: the batch's answers leave in one write,
    * and the next batch starts from that write's callback, so held input is
    * parsed only while answers are going out (a client that does not read
-   * gets no more requests run) and a busy connection yields to the others. */
+   * gets no more requests run) and a busy connection yields to the others.
+   * Guest code runs inline on this loop, so a batch also ends once it has
+   * taken WP_INLINE_TURN_US: a connection pipelining short runs yields to
+   * the loop's other connections within that bound (a batch that ends
+   * early has either written an answer or handed work to the pool, and
+   * either resumes it). */
   unsigned batch = 0;
+  uint64_t batch_start_us = wp_now_us();
   while (!conn->closing && !conn->input_done && conn->exchange_count < MAX_PIPELINE &&
-         batch < MAX_PIPELINE &&
+         batch < MAX_PIPELINE && (batch == 0 || wp_now_us() - batch_start_us < WP_INLINE_TURN_US) &&
          uv_stream_get_write_queue_size(&conn->h.stream) <= MAX_WRITE_BACKLOG) {
     wp_request *req = NULL;
     int rc = wp_http_parser_next(conn->parser, &req);
@@ -492,42 +499,40 @@ static bool peer_allowed(wp_conn *conn, uid_t *uid_out) {
   return false;
 }
 
-void wp__conn_accept(uv_stream_t *listener, int status) {
-  wp_server *server = listener->data;
+void wp__conn_start(wp__shard *shard, int fd, bool is_unix) {
+  wp_server *server = shard->server;
   wp_daemon *d = server->daemon;
-  if (status < 0) {
-    /* EMFILE under a connection flood would repeat on every event. */
-    if (uv_now(d->loop) - d->last_overload_log_ms >= 1000) {
-      d->last_overload_log_ms = uv_now(d->loop);
-      wp_log_warn("accept_failed", "error=\"%s\"", uv_strerror(status));
-    }
-    return;
-  }
   wp_conn *conn = calloc(1, sizeof *conn);
-  if (!conn)
-    return; /* the kernel keeps it in the backlog; we retry on the next event */
-  conn->server = server;
-  conn->is_unix = listener == &server->unix_listener.stream;
   wp_http_limits limits = {.max_header_bytes = d->cfg->server.max_header_bytes,
                            .max_body_bytes = d->cfg->server.max_body_bytes};
-  if (wp_http_parser_create(&limits, &conn->parser) != 0) {
+  if (!conn || wp_http_parser_create(&limits, &conn->parser) != 0) {
     free(conn);
+    close(fd);
     return;
   }
-  if (conn->is_unix)
-    uv_pipe_init(d->loop, &conn->h.pipe, 0);
-  else
-    uv_tcp_init(d->loop, &conn->h.tcp);
-  uv_timer_init(d->loop, &conn->timer);
+  conn->server = server;
+  conn->shard = shard;
+  conn->is_unix = is_unix;
+  int rc;
+  if (is_unix) {
+    uv_pipe_init(&shard->loop, &conn->h.pipe, 0);
+    rc = uv_pipe_open(&conn->h.pipe, fd);
+  } else {
+    uv_tcp_init(&shard->loop, &conn->h.tcp);
+    rc = uv_tcp_open(&conn->h.tcp, fd);
+  }
+  uv_timer_init(&shard->loop, &conn->timer);
   conn->h.handle.data = conn;
   conn->timer.data = conn;
   conn->open_handles = 2;
-  conn->next = server->conns;
-  if (server->conns)
-    server->conns->prev = conn;
-  server->conns = conn;
-  server->conn_count++;
-  if (uv_accept(listener, &conn->h.stream) != 0) {
+  conn->next = shard->conns;
+  if (shard->conns)
+    shard->conns->prev = conn;
+  shard->conns = conn;
+  shard->conn_count++;
+  uint64_t total = atomic_fetch_add(&server->conn_count, 1) + 1;
+  if (rc != 0) {
+    close(fd);
     wp__conn_close(conn);
     return;
   }
@@ -540,7 +545,7 @@ void wp__conn_accept(uv_stream_t *listener, int status) {
     conn_reject(conn, WP_EFORBIDDEN, "peer uid not in server.allowed_uids");
     return;
   }
-  if (server->conn_count > d->cfg->server.max_connections) {
+  if (total > d->cfg->server.max_connections) {
     wp_log_warn("conn_limit", "max_connections=%u", d->cfg->server.max_connections);
     conn_reject(conn, WP_EQUEUE_FULL, "too many connections (server.max_connections)");
     return;

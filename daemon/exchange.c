@@ -35,7 +35,8 @@ wp_exchange *wp__exchange_new(wp_conn *conn, wp_request *req) {
   x->conn = conn;
   x->req = req;
   x->start_us = wp_now_us();
-  x->keep_alive = req ? req->keep_alive && !conn->server->draining : false;
+  x->shard = conn->shard;
+  x->keep_alive = req ? req->keep_alive && !atomic_load(&conn->server->draining) : false;
   wp_buf_init(&x->out);
   if (conn->tail)
     conn->tail->next = x;
@@ -70,7 +71,7 @@ void wp__exchange_free(wp_exchange *x) {
  * is never told "keep-alive" by a daemon that will not read again, and no
  * request it pipelined goes unanswered. */
 static void exchange_pick_keep_alive(wp_exchange *x) {
-  if (x->daemon->shutting_down && !x->next)
+  if (atomic_load(&x->daemon->shutting_down) && !x->next)
     x->keep_alive = false;
 }
 
@@ -150,26 +151,35 @@ void wp_exchange_respond_error(wp_exchange *x, int code, const char *message) {
   }
   /* Overload is logged at most once a second: under a flood the log would
    * otherwise cost more than the refusals (which the metrics count). */
-  wp_daemon *d = x->daemon;
   if ((code == WP_EQUEUE_FULL || code == WP_EPOOL_EXHAUSTED) &&
-      uv_now(d->loop) - d->last_overload_log_ms >= 1000) {
-    d->last_overload_log_ms = uv_now(d->loop);
+      wp_daemon_log_overload_now(x->daemon))
     wp_log_warn("overload", "code=%s endpoint=%s", wp_err_name(code),
                 wp_endpoint_name(x->route.endpoint));
-  }
   exchange_answered(x);
+}
+
+bool wp_daemon_log_overload_now(wp_daemon *d) {
+  uint64_t now = wp_now_us() / 1000;
+  uint64_t last = atomic_load(&d->last_overload_log_ms);
+  return now - last >= 1000 && atomic_compare_exchange_strong(&d->last_overload_log_ms, &last, now);
 }
 
 static void exchange_work(wp_job *job) {
   wp_exchange *x = (wp_exchange *)job;
   if (atomic_load(&x->cancelled))
     return;
+  uint64_t start = wp_now_us();
   x->work(x);
+  x->run_us = wp_now_us() - start;
 }
 
 static void exchange_done(wp_job *job) {
   wp_exchange *x = (wp_exchange *)job;
   x->in_worker = false;
+  /* Learnt on the loop that asked: a module that ran short on the pool may
+   * run inline next time. */
+  if (x->run_module && x->run_us)
+    wp__shard_record_run(x->shard, x->run_module, x->run_module_len, x->run_us);
   if (!x->conn) {
     /* The client left while the worker ran: nobody to answer. */
     wp__exchange_free(x);
@@ -184,13 +194,26 @@ bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
   x->finish = finish;
   x->job.work = exchange_work;
   x->job.done = exchange_done;
-  int rc = wp_work_queue_submit(x->daemon->queue, &x->job);
+  int rc = wp_work_queue_submit_to(x->daemon->queue, x->shard->home, &x->job);
   if (rc) {
     wp_exchange_respond_error(x, rc,
                               rc == WP_EQUEUE_FULL ? "request queue full, retry later" : NULL);
     return false;
   }
   x->in_worker = true;
+  return true;
+}
+
+bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len,
+                           void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x)) {
+  x->run_module = module;
+  x->run_module_len = module_len;
+  if (!wp__shard_may_inline(x->shard, module, module_len))
+    return wp_exchange_submit(x, work, finish);
+  uint64_t start = wp_now_us();
+  work(x);
+  wp__shard_record_run(x->shard, module, module_len, wp_now_us() - start);
+  finish(x);
   return true;
 }
 
@@ -263,7 +286,7 @@ void wp__exchange_dispatch(wp_exchange *x) {
     wp_exchange_respond_error(x, rc, message);
     return;
   }
-  if (x->daemon->shutting_down) {
+  if (atomic_load(&x->daemon->shutting_down)) {
     x->keep_alive = false;
     wp_exchange_respond_error(x, WP_ESHUTTING_DOWN, NULL);
     return;

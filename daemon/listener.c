@@ -123,9 +123,11 @@ int wp__listen_unix(wp_server *server, char *why, size_t why_len) {
   rc = chown_socket(cfg, why, why_len);
   if (rc)
     return rc;
-  rc = uv_listen(&server->unix_listener.stream, 511, wp__conn_accept);
-  if (rc != 0) {
-    snprintf(why, why_len, "listen %s: %s", cfg->socket_path, uv_strerror(rc));
+  /* listen(2) here, not uv_listen: this loop does not accept, the shards
+   * do, each polling a dup of the descriptor (shard.c). */
+  if (uv_fileno(&server->unix_listener.handle, &server->unix_fd) != 0 ||
+      listen(server->unix_fd, 511) != 0) {
+    snprintf(why, why_len, "listen %s: %s", cfg->socket_path, strerror(errno));
     return WP_ESYS;
   }
   wp_log_info("listening", "socket=%s mode=%04o", cfg->socket_path, cfg->socket_mode);
@@ -153,8 +155,14 @@ int wp__listen_tcp(wp_server *server, char *why, size_t why_len) {
   server->tcp_open = true;
   server->open_handles++;
   int rc = uv_tcp_bind(&server->tcp_listener.tcp, &addr.sa, 0);
+  /* libuv keeps a bind error (EADDRINUSE) for uv_listen to report; we
+   * call listen(2) ourselves, so look at it here. */
   if (rc == 0)
-    rc = uv_listen(&server->tcp_listener.stream, 511, wp__conn_accept);
+    rc = server->tcp_listener.tcp.delayed_error;
+  if (rc == 0)
+    rc = uv_fileno(&server->tcp_listener.handle, &server->tcp_fd);
+  if (rc == 0 && listen(server->tcp_fd, 511) != 0)
+    rc = uv_translate_sys_error(errno);
   if (rc != 0) {
     snprintf(why, why_len, "server.tcp_listen %s: %s", cfg->tcp_listen, uv_strerror(rc));
     return WP_ESYS;

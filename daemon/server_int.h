@@ -5,10 +5,19 @@
  * parses it and makes one exchange per request; exchange.c routes it and
  * calls the handler (handlers.c), whose respond call formats the answer and
  * gives it back to connection.c, which writes answers in request order.
- * server.c starts and stops all of it.
+ * shard.c runs one libuv loop per thread: each accepts from the shared
+ * listening sockets, owns the connections it accepted and runs their
+ * requests to completion on its thread. server.c (on the main loop) starts
+ * and stops all of it.
+ *
+ * Threading: a connection, its exchanges and everything in a shard except
+ * the command flags belong to the shard's thread. wp_server's fields are
+ * written before the shards start and read-only after, except the atomics.
  */
 #ifndef WP_DAEMON_SERVER_INT_H
 #define WP_DAEMON_SERVER_INT_H
+
+#include <pthread.h>
 
 #include "daemon.h"
 
@@ -26,6 +35,15 @@
  * only sends cannot make the daemon buffer answers at all. It pauses
  * reading, it does not cap an answer: one large answer still goes. */
 #define MAX_WRITE_BACKLOG ((size_t)0)
+/* Guest work runs on the loop that read the request only for modules whose
+ * last run took at most this long; the rest go to the pool (DAEMON.md,
+ * "Head-of-line blocking"). */
+#define WP_INLINE_RUN_US 1000
+/* A connection's batch of pipelined requests ends after this much time,
+ * so its inline runs cannot hold the loop's other connections longer. */
+#define WP_INLINE_TURN_US 2000
+
+typedef struct wp__shard wp__shard;
 
 typedef union stream_handle {
   uv_handle_t handle;
@@ -38,6 +56,7 @@ struct wp_conn {
   stream_handle h; /* first: handle->data also works as a cast */
   uv_timer_t timer;
   wp_server *server;
+  wp__shard *shard; /* the loop that owns it */
   bool is_unix;
   wp_http_parser *parser;
   /* Read and not yet fed to the parser: points into the server's read
@@ -61,7 +80,42 @@ struct wp_conn {
   bool processing;          /* inside conn_process_input (no recursion) */
   bool had_request;         /* a request was parsed: idle_timeout, not the first-byte one */
   unsigned writes_pending;
-  wp_conn *prev, *next; /* server's list */
+  wp_conn *prev, *next; /* shard's list */
+};
+
+/* Recent guest run times of the modules one shard served, to decide what
+ * may run on the loop (see wp__shard_may_inline). Direct mapped by the
+ * hash of the module name; a collision forgets the older module, and a
+ * module not in the table runs on the pool. */
+#define RUN_HISTORY_SLOTS 256
+typedef struct run_history {
+  uint64_t name_hash[RUN_HISTORY_SLOTS]; /* 0: empty */
+  uint32_t last_us[RUN_HISTORY_SLOTS];
+} run_history;
+
+struct wp__shard {
+  wp_server *server;
+  unsigned index;
+  uv_loop_t loop;
+  pthread_t thread;
+  bool thread_started;
+  /* main loop -> shard: set a flag, then uv_async_send(&command). */
+  uv_async_t command;
+  atomic_bool cmd_drain, cmd_close_all, cmd_stop;
+  bool draining; /* cmd_drain seen: accepts no more */
+  /* The listening sockets, each a dup() of the server's, polled by this
+   * loop (EPOLLEXCLUSIVE where the kernel has it: one sleeping loop wakes
+   * per connection). */
+  uv_poll_t unix_poll, tcp_poll;
+  int unix_fd, tcp_fd; /* -1: none */
+  wp_work_home *home;  /* pool jobs of this shard's exchanges finish here */
+  wp_conn *conns;
+  uint64_t conn_count;
+  run_history runs;
+  /* One read buffer for every connection of the loop: read callbacks feed
+   * the parser synchronously, so the bytes never outlive the callback, and
+   * thousands of mostly idle keep-alive connections cost no buffer each. */
+  char read_buffer[READ_BUFFER_BYTES];
 };
 
 typedef struct write_req {
@@ -72,10 +126,12 @@ typedef struct write_req {
 
 struct wp_server {
   wp_daemon *daemon;
+  /* Bound and listening (listen(2), not uv_listen: the shards accept). */
   stream_handle unix_listener;
   stream_handle tcp_listener;
   bool unix_open, tcp_open;
-  char *socket_path; /* unlinked at shutdown */
+  int unix_fd, tcp_fd; /* their descriptors, -1 when absent */
+  char *socket_path;   /* unlinked at shutdown */
   /* Host header values the TCP listener accepts (DNS rebinding defence):
    * its address and "localhost", each bare and with the bound port. */
   char tcp_hosts[4][80];
@@ -83,20 +139,18 @@ struct wp_server {
   uv_timer_t reaper; /* idle long-lived instances */
   uv_timer_t grace;  /* shutdown deadline */
   bool reaper_running;
-  int open_handles; /* handles of the server itself (timers, listeners) */
-  wp_conn *conns;
-  uint64_t conn_count;
-  bool draining;
+  int open_handles;                /* handles of the server itself (timers, listeners) */
+  atomic_uint_fast64_t conn_count; /* over every shard: max_connections */
+  atomic_bool draining;
   bool drained_called;
   wp_server_drained_cb drained;
-  /* One read buffer for every connection: read callbacks feed the parser
-   * synchronously, so the bytes never outlive the callback, and thousands
-   * of mostly idle keep-alive connections cost no buffer each. */
-  char read_buffer[READ_BUFFER_BYTES];
+  wp__shard **shards;
+  unsigned shard_count;
 };
 
 /* connection.c */
-void wp__conn_accept(uv_stream_t *listener, int status); /* uv_connection_cb */
+/* Takes an accepted socket (nonblocking) into the shard. */
+void wp__conn_start(wp__shard *shard, int fd, bool is_unix);
 void wp__conn_close(wp_conn *conn);
 /* Writes the answered exchanges at the head of the FIFO; reads on. */
 void wp__conn_flush(wp_conn *conn);
@@ -106,6 +160,14 @@ wp_exchange *wp__exchange_new(wp_conn *conn, wp_request *req);
 void wp__exchange_free(wp_exchange *x);
 /* TCP checks, route, then the handler: every request goes through here. */
 void wp__exchange_dispatch(wp_exchange *x);
+
+/* shard.c */
+int wp__shards_start(wp_server *server, unsigned count, char *why, size_t why_len);
+void wp__shards_command(wp_server *server, atomic_bool *(*flag)(wp__shard *));
+void wp__shards_join(wp_server *server);
+/* May guest work of this module run on the loop? (item 2 of issue 11) */
+bool wp__shard_may_inline(wp__shard *shard, const char *name, size_t name_len);
+void wp__shard_record_run(wp__shard *shard, const char *name, size_t name_len, uint64_t us);
 
 /* server.c */
 void wp__server_handle_closed(uv_handle_t *handle);
