@@ -53,42 +53,25 @@ typedef struct wp_daemon {
   _Atomic uint64_t last_overload_log_ms;
 } wp_daemon;
 
-/* Per-endpoint state kept between the loop and a worker. */
+/* One request and its answer, as a handler sees it. The connection side
+ * (its place in the connection's FIFO, the formatted answer, the pool job)
+ * is private to the connection layer (server_int.h). */
 typedef struct wp_exchange wp_exchange;
 struct wp_exchange {
-  wp_job job; /* submitted to the work queue by the handler */
   wp_daemon *daemon;
-  wp_conn *conn;     /* NULL once the client went away: the answer is dropped */
-  wp_request *req;   /* owned */
-  wp_route route;    /* owned */
-  uint64_t start_us; /* for the latency histogram */
-  bool keep_alive;
-  bool answered;  /* respond was called; out holds the bytes */
-  bool in_worker; /* submitted, its done callback has not run yet */
-  /* Set by the loop when the client left while the job waited: a worker
-   * that has not started it skips the work (nobody would read the answer). */
-  atomic_bool cancelled;
-  void (*finish)(wp_exchange *x); /* on the loop after the worker's part */
-  int status;
-  wp_buf out;              /* the serialized response */
-  wp_exchange *next;       /* the connection's queue, in request order */
-  struct wp__shard *shard; /* the loop that read it and answers it */
-  /* Guest work: the module whose run time is learnt, and that time. */
-  const char *run_module;
-  size_t run_module_len;
-  uint64_t run_us;
+  wp_request *req; /* owned */
+  wp_route route;  /* owned */
 
-  /* Handler scratch: filled on the loop, used by the worker, freed by
-   * wp_exchange_free(). */
+  /* Handler scratch: filled by the handler, used by its work part (on this
+   * loop or on the pool), freed with the exchange. */
   wp_module *module;
   wp_live_instance *live;
   uint64_t deadline_ms;
-  int result_code; /* the worker's outcome */
+  int result_code; /* the work part's outcome */
   wp_error error;
-  json_t *json; /* the worker's answer body */
+  json_t *json; /* the work part's answer body */
   void *extra;  /* endpoint specific: extra_free(extra) then free() */
   void (*extra_free)(void *extra);
-  void (*work)(wp_exchange *x);
 };
 
 /* handlers.c: answer (or queue work for) one routed request. */

@@ -28,18 +28,19 @@ uint64_t wp_now_us(void) {
 /* ---- Exchanges ----------------------------------------------------------- */
 
 wp_exchange *wp__exchange_new(wp_conn *conn, wp_request *req) {
-  wp_exchange *x = calloc(1, sizeof *x);
-  if (!x)
+  wp__exchange *e = calloc(1, sizeof *e);
+  if (!e)
     return NULL;
+  wp_exchange *x = &e->pub;
   x->daemon = conn->server->daemon;
-  x->conn = conn;
   x->req = req;
-  x->start_us = wp_now_us();
-  x->shard = conn->shard;
-  x->keep_alive = req ? req->keep_alive && !atomic_load(&conn->server->draining) : false;
-  wp_buf_init(&x->out);
+  e->conn = conn;
+  e->start_us = wp_now_us();
+  e->shard = conn->shard;
+  e->keep_alive = req ? req->keep_alive && !atomic_load(&conn->server->draining) : false;
+  wp_buf_init(&e->out);
   if (conn->tail)
-    conn->tail->next = x;
+    WP__X(conn->tail)->next = x;
   else
     conn->head = x;
   conn->tail = x;
@@ -53,7 +54,7 @@ void wp__exchange_free(wp_exchange *x) {
   if (x->req)
     wp_request_destroy(x->req);
   wp_route_free(&x->route);
-  wp_buf_free(&x->out);
+  wp_buf_free(&WP__X(x)->out);
   if (x->module)
     wp_module_release(x->module);
   if (x->live)
@@ -63,7 +64,7 @@ void wp__exchange_free(wp_exchange *x) {
   if (x->extra && x->extra_free)
     x->extra_free(x->extra);
   free(x->extra);
-  free(x);
+  free(WP__X(x));
 }
 
 /* During shutdown an answer ends its connection unless a request already
@@ -71,48 +72,51 @@ void wp__exchange_free(wp_exchange *x) {
  * is never told "keep-alive" by a daemon that will not read again, and no
  * request it pipelined goes unanswered. */
 static void exchange_pick_keep_alive(wp_exchange *x) {
-  if (atomic_load(&x->daemon->shutting_down) && !x->next)
-    x->keep_alive = false;
+  wp__exchange *e = WP__X(x);
+  if (atomic_load(&x->daemon->shutting_down) && !e->next)
+    e->keep_alive = false;
 }
 
 /* Common tail of every respond: metrics, access log, hand back to the
  * connection (or drop it when the client is gone). */
 static void exchange_answered(wp_exchange *x) {
-  x->answered = true;
-  uint64_t latency = wp_now_us() - x->start_us;
-  wp_metrics_record_request(x->daemon->metrics, (size_t)x->route.endpoint, x->status, latency);
+  wp__exchange *e = WP__X(x);
+  e->answered = true;
+  uint64_t latency = wp_now_us() - e->start_us;
+  wp_metrics_record_request(x->daemon->metrics, (size_t)x->route.endpoint, e->status, latency);
   if (wp_log_enabled(WP_LOG_DEBUG))
     wp_log_debug("request", "method=%s path=%s endpoint=%s status=%d us=%llu",
                  x->req ? x->req->method_name : "-", x->req ? x->req->path : "-",
-                 wp_endpoint_name(x->route.endpoint), x->status, (unsigned long long)latency);
-  if (!x->conn) {
+                 wp_endpoint_name(x->route.endpoint), e->status, (unsigned long long)latency);
+  if (!e->conn) {
     wp__exchange_free(x);
     return;
   }
-  wp__conn_flush(x->conn);
+  wp__conn_flush(e->conn);
 }
 
 void wp_exchange_respond(wp_exchange *x, int status, const char *content_type,
                          const wp_header *headers, size_t header_count, const void *body,
                          size_t body_len) {
+  wp__exchange *e = WP__X(x);
   exchange_pick_keep_alive(x);
   wp_response resp = {
       .status = status,
       .content_type = content_type,
-      .keep_alive = x->keep_alive,
+      .keep_alive = e->keep_alive,
       .head_only = x->route.head,
       .headers = headers,
       .header_count = header_count,
       .body = body,
       .body_len = body_len,
   };
-  x->status = status;
-  wp_buf_reset(&x->out);
-  if (wp_response_write(&x->out, &resp) != 0) {
-    wp_buf_reset(&x->out);
-    x->status = 500;
-    x->keep_alive = false;
-    wp_response_write_error(&x->out, WP_ENOMEM, "cannot format the response", false, 0, 0);
+  e->status = status;
+  wp_buf_reset(&e->out);
+  if (wp_response_write(&e->out, &resp) != 0) {
+    wp_buf_reset(&e->out);
+    e->status = 500;
+    e->keep_alive = false;
+    wp_response_write_error(&e->out, WP_ENOMEM, "cannot format the response", false, 0, 0);
   }
   exchange_answered(x);
 }
@@ -132,22 +136,23 @@ void wp_exchange_respond_json(wp_exchange *x, int status, json_t *body) {
 }
 
 void wp_exchange_respond_error(wp_exchange *x, int code, const char *message) {
+  wp__exchange *e = WP__X(x);
   exchange_pick_keep_alive(x);
-  x->status = wp_err_http_status(code);
-  wp_buf_reset(&x->out);
-  if (wp_response_write_error(&x->out, code, message, x->keep_alive, 1, x->route.allow) != 0) {
-    wp_buf_reset(&x->out);
-    wp_buf_append_str(&x->out, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+  e->status = wp_err_http_status(code);
+  wp_buf_reset(&e->out);
+  if (wp_response_write_error(&e->out, code, message, e->keep_alive, 1, x->route.allow) != 0) {
+    wp_buf_reset(&e->out);
+    wp_buf_append_str(&e->out, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
                                "Connection: close\r\n\r\n");
-    x->keep_alive = false;
-    x->status = 500;
+    e->keep_alive = false;
+    e->status = 500;
   }
   /* HEAD: the head of the error (its Content-Length included), no body,
    * or a keep-alive client would read the body as the next response. */
   if (x->req && x->req->method == WP_METHOD_HEAD) {
-    char *end = x->out.data ? strstr(x->out.data, "\r\n\r\n") : NULL;
+    char *end = e->out.data ? strstr(e->out.data, "\r\n\r\n") : NULL;
     if (end)
-      x->out.len = (size_t)(end + 4 - x->out.data);
+      e->out.len = (size_t)(end + 4 - e->out.data);
   }
   /* Overload is logged at most once a second: under a flood the log would
    * otherwise cost more than the refusals (which the metrics count). */
@@ -165,54 +170,58 @@ bool wp_daemon_log_overload_now(wp_daemon *d) {
 }
 
 static void exchange_work(wp_job *job) {
-  wp_exchange *x = (wp_exchange *)job;
-  if (atomic_load(&x->cancelled))
+  wp__exchange *e = (wp__exchange *)job; /* job is its first member */
+  if (atomic_load(&e->cancelled))
     return;
   uint64_t start = wp_now_us();
-  x->work(x);
-  x->run_us = wp_now_us() - start;
+  e->work(&e->pub);
+  e->run_us = wp_now_us() - start;
 }
 
 static void exchange_done(wp_job *job) {
-  wp_exchange *x = (wp_exchange *)job;
-  x->in_worker = false;
+  wp__exchange *e = (wp__exchange *)job;
+  wp_exchange *x = &e->pub;
+  e->in_worker = false;
   /* Learnt on the loop that asked: a module that ran short on the pool may
    * run inline next time. */
-  if (x->run_module && x->run_us)
-    wp__shard_record_run(x->shard, x->run_module, x->run_module_len, x->run_us);
-  if (!x->conn) {
+  if (WP__X(x)->run_module && WP__X(x)->run_us)
+    wp__shard_record_run(WP__X(x)->shard, WP__X(x)->run_module, WP__X(x)->run_module_len,
+                         WP__X(x)->run_us);
+  if (!WP__X(x)->conn) {
     /* The client left while the worker ran: nobody to answer. */
     wp__exchange_free(x);
     return;
   }
-  x->finish(x);
+  e->finish(x);
 }
 
 bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
                         void (*finish)(wp_exchange *x)) {
-  x->work = work;
-  x->finish = finish;
-  x->job.work = exchange_work;
-  x->job.done = exchange_done;
-  int rc = wp_work_queue_submit_to(x->daemon->queue, x->shard->home, &x->job);
+  wp__exchange *e = WP__X(x);
+  e->work = work;
+  e->finish = finish;
+  e->job.work = exchange_work;
+  e->job.done = exchange_done;
+  int rc = wp_work_queue_submit_to(x->daemon->queue, e->shard->home, &e->job);
   if (rc) {
     wp_exchange_respond_error(x, rc,
                               rc == WP_EQUEUE_FULL ? "request queue full, retry later" : NULL);
     return false;
   }
-  x->in_worker = true;
+  e->in_worker = true;
   return true;
 }
 
 bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len,
                            void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x)) {
-  x->run_module = module;
-  x->run_module_len = module_len;
-  if (!wp__shard_may_inline(x->shard, module, module_len))
+  wp__exchange *e = WP__X(x);
+  e->run_module = module;
+  e->run_module_len = module_len;
+  if (!wp__shard_may_inline(e->shard, module, module_len))
     return wp_exchange_submit(x, work, finish);
   uint64_t start = wp_now_us();
   work(x);
-  wp__shard_record_run(x->shard, module, module_len, wp_now_us() - start);
+  wp__shard_record_run(e->shard, module, module_len, wp_now_us() - start);
   finish(x);
   return true;
 }
@@ -255,7 +264,7 @@ static bool content_type_is_form(const wp_header *type) {
  * request is refused. */
 static bool tcp_request_allowed(wp_exchange *x) {
   const wp_request *req = x->req;
-  if (!host_allowed(x->conn->server, wp_request_header(req, "Host"))) {
+  if (!host_allowed(WP__X(x)->conn->server, wp_request_header(req, "Host"))) {
     wp_exchange_respond_error(x, WP_EFORBIDDEN,
                               "Host is not this TCP listener's address or localhost");
     return false;
@@ -271,8 +280,9 @@ static bool tcp_request_allowed(wp_exchange *x) {
 }
 
 void wp__exchange_dispatch(wp_exchange *x) {
+  wp__exchange *e = WP__X(x);
   wp_request *req = x->req;
-  if (!x->conn->is_unix && !tcp_request_allowed(x))
+  if (!e->conn->is_unix && !tcp_request_allowed(x))
     return;
   int rc = wp_route_match(req->method, req->path, req->path_len, &x->route);
   if (rc) {
@@ -287,7 +297,7 @@ void wp__exchange_dispatch(wp_exchange *x) {
     return;
   }
   if (atomic_load(&x->daemon->shutting_down)) {
-    x->keep_alive = false;
+    e->keep_alive = false;
     wp_exchange_respond_error(x, WP_ESHUTTING_DOWN, NULL);
     return;
   }

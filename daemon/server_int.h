@@ -18,6 +18,7 @@
 #define WP_DAEMON_SERVER_INT_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 #include "daemon.h"
 
@@ -117,6 +118,33 @@ struct wp__shard {
    * thousands of mostly idle keep-alive connections cost no buffer each. */
   char read_buffer[READ_BUFFER_BYTES];
 };
+
+/* The connection side of an exchange; handlers see only pub. */
+typedef struct wp__exchange {
+  wp_job job;        /* first: the pool's job is the exchange */
+  wp_exchange pub;   /* what handlers see */
+  wp_conn *conn;     /* NULL once the client went away: the answer is dropped */
+  wp__shard *shard;  /* the loop that read it and answers it */
+  wp_exchange *next; /* the connection's FIFO, in request order */
+  uint64_t start_us; /* for the latency histogram */
+  int status;
+  bool keep_alive;
+  bool answered;  /* respond was called; out holds the bytes */
+  bool in_worker; /* submitted, its done callback has not run yet */
+  /* Set by the loop when the client left while the job waited: a pool
+   * thread that has not started it skips the work. */
+  atomic_bool cancelled;
+  wp_buf out; /* the serialized response */
+  void (*work)(wp_exchange *x);
+  void (*finish)(wp_exchange *x); /* on the loop after the work */
+  /* Guest work: the module whose run time is learnt, and that time. */
+  const char *run_module;
+  size_t run_module_len;
+  uint64_t run_us;
+} wp__exchange;
+
+/* A handler's exchange to its connection side. */
+#define WP__X(x) ((wp__exchange *)((char *)(x)-offsetof(wp__exchange, pub)))
 
 typedef struct write_req {
   uv_write_t req;

@@ -61,11 +61,12 @@ struct wp_work_queue {
   atomic_size_t outstanding;
 };
 
-/* The pool runs the long work (compiles, guests that ran long before):
- * below the loops' priority, so that a loop woken by a request gets a core
- * at once instead of waiting for a spinning guest's time slice to end
- * (DAEMON.md, "Head-of-line blocking"). */
-#define POOL_NICE 10
+/* The pool runs the long work (compiles, guests that ran long before) at
+ * the lowest priority, so that a loop woken by a request gets a core at once
+ * instead of waiting for a spinning guest's time slice to end (DAEMON.md,
+ * "Head-of-line blocking"). The compilers a deploy spawns inherit it: on a
+ * busy machine deploys yield to requests. */
+#define POOL_NICE 19
 
 static void *worker_main(void *arg) {
   wp_work_queue *queue = arg;

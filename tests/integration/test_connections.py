@@ -80,21 +80,16 @@ class Connections(unittest.TestCase):
         # Start: a daemon that has once held 1,000 ordinary connections (the
         # loop's fd table and the allocator's metadata grow with the fd
         # numbers once; the flood must not leave more than that).
-        # Twice: each of the daemon's loops (one per worker thread) has its
-        # own fd table and allocator arena, and which loop accepts which
-        # connection varies, so one round may leave a loop below its
-        # high-water mark.
-        for _ in range(2):
-            plain = []
-            for _ in range(conns):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(d.socket)
-                s.sendall(HEALTH)
-                plain.append(s)
-            for s in plain:
-                s.settimeout(10)
-                self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200"))
-                s.close()
+        plain = []
+        for _ in range(conns):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.socket)
+            s.sendall(HEALTH)
+            plain.append(s)
+        for s in plain:
+            s.settimeout(10)
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200"))
+            s.close()
         for _ in range(10):
             self.timed_health(d)
             time.sleep(0.2)
