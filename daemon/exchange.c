@@ -182,12 +182,11 @@ static void exchange_done(wp_job *job) {
   wp__exchange *e = (wp__exchange *)job;
   wp_exchange *x = &e->pub;
   e->in_worker = false;
-  /* Learnt on the loop that asked: a module that ran short on the pool may
-   * run inline next time. */
-  if (WP__X(x)->run_module && WP__X(x)->run_us)
-    wp__shard_record_run(WP__X(x)->shard, WP__X(x)->run_module, WP__X(x)->run_module_len,
-                         WP__X(x)->run_us);
-  if (!WP__X(x)->conn) {
+  /* Learnt on the loop that asked: work that ran short on the pool may run
+   * inline next time. */
+  if (e->run_key && e->run_us)
+    wp__shard_record_run(e->shard, e->run_key, e->run_us);
+  if (!e->conn) {
     /* The client left while the worker ran: nobody to answer. */
     wp__exchange_free(x);
     return;
@@ -212,16 +211,34 @@ bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
   return true;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
+  const uint8_t *p = data;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* What the run-time history is kept for: the endpoint, the module and the
+ * export, so that a module's short instantiation does not vouch for its
+ * long-running export. */
+static uint64_t run_key(const wp_exchange *x, const char *module, size_t module_len) {
+  uint8_t endpoint = (uint8_t)x->route.endpoint;
+  uint64_t h = fnv1a(1469598103934665603ull, &endpoint, 1);
+  h = fnv1a(h, module, module_len);
+  h = fnv1a(h, "", 1); /* separator: "ab"+"c" is not "a"+"bc" */
+  h = fnv1a(h, x->route.export_name.data, x->route.export_name.len);
+  return h ? h : 1; /* 0 marks an empty history slot */
+}
+
 bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len,
                            void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x)) {
   wp__exchange *e = WP__X(x);
-  e->run_module = module;
-  e->run_module_len = module_len;
-  if (!wp__shard_may_inline(e->shard, module, module_len))
+  e->run_key = run_key(x, module, module_len);
+  if (!wp__shard_may_inline(e->shard, e->run_key))
     return wp_exchange_submit(x, work, finish);
   uint64_t start = wp_now_us();
   work(x);
-  wp__shard_record_run(e->shard, module, module_len, wp_now_us() - start);
+  wp__shard_record_run(e->shard, e->run_key, wp_now_us() - start);
   finish(x);
   return true;
 }

@@ -84,13 +84,13 @@ struct wp_conn {
   wp_conn *prev, *next; /* shard's list */
 };
 
-/* Recent guest run times of the modules one shard served, to decide what
- * may run on the loop (see wp__shard_may_inline). Direct mapped by the
- * hash of the module name; a collision forgets the older module, and a
- * module not in the table runs on the pool. */
+/* Recent guest run times of the work one shard served (endpoint, module,
+ * export), to decide what may run on the loop (see wp__shard_may_inline).
+ * Direct mapped by that key's hash; a collision forgets the older entry,
+ * and work not in the table runs on the pool. */
 #define RUN_HISTORY_SLOTS 256
 typedef struct run_history {
-  uint64_t name_hash[RUN_HISTORY_SLOTS]; /* 0: empty */
+  uint64_t key[RUN_HISTORY_SLOTS]; /* 0: empty */
   uint32_t last_us[RUN_HISTORY_SLOTS];
 } run_history;
 
@@ -137,9 +137,9 @@ typedef struct wp__exchange {
   wp_buf out; /* the serialized response */
   void (*work)(wp_exchange *x);
   void (*finish)(wp_exchange *x); /* on the loop after the work */
-  /* Guest work: the module whose run time is learnt, and that time. */
-  const char *run_module;
-  size_t run_module_len;
+  /* Guest work: what its run time is learnt for (0: not guest work), and
+   * that time when it ran on the pool. */
+  uint64_t run_key;
   uint64_t run_us;
 } wp__exchange;
 
@@ -194,8 +194,8 @@ int wp__shards_start(wp_server *server, unsigned count, char *why, size_t why_le
 void wp__shards_command(wp_server *server, atomic_bool *(*flag)(wp__shard *));
 void wp__shards_join(wp_server *server);
 /* May guest work of this module run on the loop? (item 2 of issue 11) */
-bool wp__shard_may_inline(wp__shard *shard, const char *name, size_t name_len);
-void wp__shard_record_run(wp__shard *shard, const char *name, size_t name_len, uint64_t us);
+bool wp__shard_may_inline(wp__shard *shard, uint64_t key);
+void wp__shard_record_run(wp__shard *shard, uint64_t key, uint64_t us);
 
 /* server.c */
 void wp__server_handle_closed(uv_handle_t *handle);

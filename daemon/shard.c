@@ -237,27 +237,18 @@ void wp__shards_join(wp_server *server) {
 
 /* ---- Head-of-line blocking ----------------------------------------------- */
 
-static uint64_t name_hash(const char *name, size_t len) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
-  return h ? h : 1;
-}
-
 /* Guest code on the loop delays every other connection of the loop by its
- * run time, so only modules this loop saw finish within WP_INLINE_RUN_US
- * last time run inline; a module never seen, or whose last run was longer,
- * runs on the pool (and is timed there, so it comes back once it is short
- * again). Per shard, so it needs no lock. */
-bool wp__shard_may_inline(wp__shard *shard, const char *name, size_t name_len) {
-  uint64_t h = name_hash(name, name_len);
-  size_t slot = (size_t)(h % RUN_HISTORY_SLOTS);
-  return shard->runs.name_hash[slot] == h && shard->runs.last_us[slot] <= WP_INLINE_RUN_US;
+ * run time, so only work this loop saw finish within WP_INLINE_RUN_US last
+ * time runs inline; work never seen, or whose last run was longer, runs on
+ * the pool (and is timed there, so it comes back once it is short again).
+ * key: endpoint, module and export (exchange.c). Per shard: no lock. */
+bool wp__shard_may_inline(wp__shard *shard, uint64_t key) {
+  size_t slot = (size_t)(key % RUN_HISTORY_SLOTS);
+  return shard->runs.key[slot] == key && shard->runs.last_us[slot] <= WP_INLINE_RUN_US;
 }
 
-void wp__shard_record_run(wp__shard *shard, const char *name, size_t name_len, uint64_t us) {
-  uint64_t h = name_hash(name, name_len);
-  size_t slot = (size_t)(h % RUN_HISTORY_SLOTS);
-  shard->runs.name_hash[slot] = h;
+void wp__shard_record_run(wp__shard *shard, uint64_t key, uint64_t us) {
+  size_t slot = (size_t)(key % RUN_HISTORY_SLOTS);
+  shard->runs.key[slot] = key;
   shard->runs.last_us[slot] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }

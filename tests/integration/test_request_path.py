@@ -6,6 +6,8 @@ worker thread:
      blocking")
   2  connections spread over the loops all get answers, the pipelined ones
      in order, and the daemon still drains and exits 0
+  3  the run-time history is per export: a module's quick export does not
+     let its spinning export run on the loop
 """
 
 import http.client
@@ -116,6 +118,32 @@ class RequestPath(unittest.TestCase):
                     self.assertIn(b"[%d]" % (i + j), body)
             for s in socks:
                 s.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+    def test_quick_export_does_not_vouch_for_a_slow_one(self):
+        # One loop: a guest running inline would hold every connection.
+        d = Daemon(server={"workers": 1}, log={"level": "warn"}).start()
+        try:
+            d.deploy("trap", "trap.wasm")
+            for _ in range(3):  # quick (traps at once): learnt as short
+                self.assertEqual(d.call("trap", "div0", [1, 0]).status, 502)
+            result = {}
+
+            def spin():
+                result["spin"] = d.call("trap", "spin", [],
+                                        headers={"X-Wasmpool-Deadline-Ms": "800"})
+
+            t = threading.Thread(target=spin)
+            t.start()
+            time.sleep(0.2)  # the spin runs now
+            start = time.time()
+            self.assertEqual(d.request("GET", "/v1/health").status, 200)
+            waited = time.time() - start
+            t.join()
+            self.assertEqual(result["spin"].status, 504)
+            self.assertLess(waited, 0.3, "health waited %.0f ms behind the spin" % (waited * 1e3))
         finally:
             self.assertEqual(d.stop(), 0)
             d.cleanup()
