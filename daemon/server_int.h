@@ -103,6 +103,13 @@ struct wp__shard {
   /* main loop -> shard: set a flag, then uv_async_send(&command). */
   uv_async_t command;
   atomic_bool cmd_drain, cmd_close_all, cmd_stop;
+  /* Accepted sockets another shard handed over (balancing, shard.c). */
+  pthread_mutex_t inbox_lock;
+  struct handed_fd {
+    int fd;
+    bool is_unix;
+  } * inbox; /* owned, inbox_len of inbox_cap used */
+  size_t inbox_len, inbox_cap;
   bool draining; /* cmd_drain seen: accepts no more */
   /* The listening sockets, each a dup() of the server's, polled by this
    * loop (EPOLLEXCLUSIVE where the kernel has it: one sleeping loop wakes
@@ -111,7 +118,7 @@ struct wp__shard {
   int unix_fd, tcp_fd; /* -1: none */
   wp_work_home *home;  /* pool jobs of this shard's exchanges finish here */
   wp_conn *conns;
-  uint64_t conn_count;
+  atomic_uint_fast64_t conn_count; /* written by this shard, read by others */
   run_history runs;
   /* One read buffer for every connection of the loop: read callbacks feed
    * the parser synchronously, so the bytes never outlive the callback, and

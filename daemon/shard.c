@@ -18,6 +18,13 @@
  * Each wake-up accepts one connection, so a loop goes back to its other
  * connections and the next connection can wake another loop.
  *
+ * Balancing: the kernel wakes the first sleeping loop in its wait queue,
+ * which is the same loop again and again when they are all idle, so a
+ * burst of connections (a client opening 16) would all land on one loop and
+ * use one core. A loop that accepts a connection while another loop has
+ * fewer hands the socket over to that loop (a mutex-guarded inbox and the
+ * loop's async handle): one hand-off per connection, none per request.
+ *
  * The main loop talks to a shard only through its command flags and async
  * handle (drain, close everything, stop).
  */
@@ -36,6 +43,55 @@
 
 /* ---- Accepting ----------------------------------------------------------- */
 
+static wp__shard *least_loaded(wp_server *server) {
+  wp__shard *best = server->shards[0];
+  for (unsigned i = 1; i < server->shard_count; i++)
+    if (atomic_load(&server->shards[i]->conn_count) < atomic_load(&best->conn_count))
+      best = server->shards[i];
+  return best;
+}
+
+/* False when the inbox cannot grow: the caller keeps the connection. */
+static bool hand_over(wp__shard *target, int fd, bool is_unix) {
+  pthread_mutex_lock(&target->inbox_lock);
+  if (target->inbox_len == target->inbox_cap) {
+    size_t cap = target->inbox_cap ? target->inbox_cap * 2 : 16;
+    void *grown = realloc(target->inbox, cap * sizeof *target->inbox);
+    if (!grown) {
+      pthread_mutex_unlock(&target->inbox_lock);
+      return false;
+    }
+    target->inbox = grown;
+    target->inbox_cap = cap;
+  }
+  target->inbox[target->inbox_len].fd = fd;
+  target->inbox[target->inbox_len].is_unix = is_unix;
+  target->inbox_len++;
+  /* Counted now, so that the next accept anywhere sees it. */
+  atomic_fetch_add(&target->conn_count, 1);
+  pthread_mutex_unlock(&target->inbox_lock);
+  uv_async_send(&target->command);
+  return true;
+}
+
+/* Takes the handed-over sockets (their count was added by hand_over). */
+static void adopt_inbox(wp__shard *shard) {
+  pthread_mutex_lock(&shard->inbox_lock);
+  size_t n = shard->inbox_len;
+  struct handed_fd *items = shard->inbox;
+  shard->inbox = NULL;
+  shard->inbox_len = shard->inbox_cap = 0;
+  pthread_mutex_unlock(&shard->inbox_lock);
+  for (size_t i = 0; i < n; i++) {
+    atomic_fetch_sub(&shard->conn_count, 1); /* wp__conn_start counts it */
+    if (shard->draining)
+      close(items[i].fd);
+    else
+      wp__conn_start(shard, items[i].fd, items[i].is_unix);
+  }
+  free(items);
+}
+
 static void on_accept_ready(uv_poll_t *poll, int status, int events) {
   (void)events;
   wp__shard *shard = poll->data;
@@ -53,6 +109,10 @@ static void on_accept_ready(uv_poll_t *poll, int status, int events) {
       wp_log_warn("accept_failed", "error=\"%s\"", strerror(errno));
     return;
   }
+  wp__shard *target = least_loaded(shard->server);
+  if (target != shard && atomic_load(&target->conn_count) < atomic_load(&shard->conn_count) &&
+      hand_over(target, fd, is_unix))
+    return;
   wp__conn_start(shard, fd, is_unix);
 }
 
@@ -140,6 +200,7 @@ static void shard_stop(wp__shard *shard) {
 
 static void on_command(uv_async_t *handle) {
   wp__shard *shard = handle->data;
+  adopt_inbox(shard);
   if (atomic_exchange(&shard->cmd_drain, false))
     shard_drain(shard);
   if (atomic_exchange(&shard->cmd_close_all, false))
@@ -175,7 +236,9 @@ static int shard_create(wp_server *server, unsigned index, wp__shard **out) {
   shard->server = server;
   shard->index = index;
   shard->unix_fd = shard->tcp_fd = -1;
+  pthread_mutex_init(&shard->inbox_lock, NULL);
   if (uv_loop_init(&shard->loop) != 0) {
+    pthread_mutex_destroy(&shard->inbox_lock);
     free(shard);
     return WP_ESYS;
   }
@@ -228,6 +291,10 @@ void wp__shards_join(wp_server *server) {
     }
     if (uv_loop_close(&shard->loop) != 0)
       wp_log_warn("loop_not_empty", "shard=%u", shard->index);
+    for (size_t j = 0; j < shard->inbox_len; j++)
+      close(shard->inbox[j].fd);
+    free(shard->inbox);
+    pthread_mutex_destroy(&shard->inbox_lock);
     free(shard);
   }
   free(server->shards);
