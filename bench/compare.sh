@@ -200,19 +200,33 @@ else
 fi
 DENSITY_MAX=10000
 [[ $QUICK == 1 ]] && DENSITY_MAX=1000
-cat >"$SOCKDIR/wasmpoold.toml" <<TOML
+# daemon_config NAME WORKERS: the config of one wasmpoold of part 3 (WORKERS
+# 0: one loop per CPU, the default). Each has its own socket (wasmpoold-w1:
+# wasmpool-w1.sock) and module dir.
+daemon_config() {
+  cat >"$SOCKDIR/$1.toml" <<TOML
 # Written by bench/compare.sh: defaults, except room for the density part.
 [pool]
 total_instances = $((DENSITY_MAX + 100))
 [server]
-socket_path = "$SOCKDIR/wasmpool.sock"
+socket_path = "$SOCKDIR/${1/wasmpoold/wasmpool}.sock"
 instance_idle_timeout = "0s"
+workers = $2
 [runtime]
 cache_dir = "$CMP/daemon-cache"
-module_dir = "$SOCKDIR/modules"
+module_dir = "$SOCKDIR/modules-$1"
 [log]
 level = "warn"
 TOML
+}
+daemon_config wasmpoold 0
+# Scaling (issue 11): the same daemon with 1 and 4 loop threads. OLD_BIN
+# (a directory holding an earlier wasmpoold) adds that daemon as
+# "wasmpool-old", measured interleaved with the others.
+daemon_config wasmpoold-w1 1
+daemon_config wasmpoold-w4 4
+OLD_BIN=${OLD_BIN:-}
+[[ -n $OLD_BIN ]] && daemon_config wasmpoold-old 0
 wait_socket() { # PATH: up to 10 s for a server to listen
   local i
   for i in $(seq 100); do [[ -S $1 ]] && return 0; sleep 0.1; done
@@ -225,6 +239,17 @@ log "part 3: starting wasmpoold, the node server and nginx"
 "$BIN/wasmpoold" --config "$SOCKDIR/wasmpoold.toml" >"$RUN/wasmpoold.log" 2>&1 &
 DAEMON_PID=$!
 PIDS+=("$DAEMON_PID")
+"$BIN/wasmpoold" --config "$SOCKDIR/wasmpoold-w1.toml" >"$RUN/wasmpoold-w1.log" 2>&1 &
+PIDS+=("$!")
+"$BIN/wasmpoold" --config "$SOCKDIR/wasmpoold-w4.toml" >"$RUN/wasmpoold-w4.log" 2>&1 &
+PIDS+=("$!")
+OLD_PID=
+if [[ -n $OLD_BIN ]]; then
+  "$OLD_BIN/wasmpoold" --config "$SOCKDIR/wasmpoold-old.toml" >"$RUN/wasmpoold-old.log" 2>&1 &
+  OLD_PID=$!
+  PIDS+=("$OLD_PID")
+fi
+meta old_bin "${OLD_BIN:-none}" "OLD_BIN"
 node "$SRC/node_server.cjs" "$SOCKDIR/node.sock" "$EXAMPLES/hello.wasm" "$EXAMPLES/add.wasm" \
   >"$RUN/node.log" 2>&1 &
 PIDS+=("$!")
@@ -240,19 +265,32 @@ else
 fi
 meta nginx_run "$HAVE_NGINX" ""
 DAEMON_OK=0
-if wait_socket "$SOCKDIR/wasmpool.sock" && wait_socket "$SOCKDIR/node.sock"; then
-  # Deploy once (compiles, or hits daemon-cache); the load runs do not redeploy.
-  if "$BIN/wasmpool-bench" --socket "$SOCKDIR/wasmpool.sock" \
-       --deploy hello="$EXAMPLES/hello.wasm" --deploy add="$EXAMPLES/add.wasm" \
-       --deploy bigdata="$EXAMPLES/bigdata.wasm" --call add add 1 2 -n 10 --json \
-       >/dev/null 2>>"$RUN/stderr.log"; then
-    DAEMON_OK=1
-  fi
+# deploy SOCKET: once per daemon (compiles, or hits daemon-cache); the load
+# runs do not redeploy.
+deploy() {
+  "$BIN/wasmpool-bench" --socket "$1" \
+    --deploy hello="$EXAMPLES/hello.wasm" --deploy add="$EXAMPLES/add.wasm" \
+    --deploy bigdata="$EXAMPLES/bigdata.wasm" --call add add 1 2 -n 10 --json \
+    >/dev/null 2>>"$RUN/stderr.log"
+}
+if wait_socket "$SOCKDIR/wasmpool.sock" && wait_socket "$SOCKDIR/node.sock" &&
+   deploy "$SOCKDIR/wasmpool.sock"; then
+  DAEMON_OK=1
 fi
+EXTRA_TARGETS=""
+for name in w1 w4 old; do
+  sock=$SOCKDIR/wasmpool-$name.sock
+  [[ $name == old && -z $OLD_BIN ]] && continue
+  if wait_socket "$sock" && deploy "$sock"; then
+    EXTRA_TARGETS="$EXTRA_TARGETS wasmpool-$name:$sock"
+  else
+    log "part 3: wasmpoold-$name did not come up: its rows are not run"
+  fi
+done
 meta daemon_run "$DAEMON_OK" ""
 fi
 if [[ $DAEMON_OK == 1 ]] && want 3; then
-  targets="wasmpool:$SOCKDIR/wasmpool.sock node:$SOCKDIR/node.sock"
+  targets="wasmpool:$SOCKDIR/wasmpool.sock$EXTRA_TARGETS node:$SOCKDIR/node.sock"
   [[ $HAVE_NGINX == 1 ]] && targets="$targets nginx:$SOCKDIR/nginx/nginx.sock"
   log "part 3: end to end ($E2E_REPS x $E2E_DUR per target, workload and concurrency)"
   for rep in $(seq "$E2E_REPS"); do
@@ -267,6 +305,24 @@ if [[ $DAEMON_OK == 1 ]] && want 3; then
       done
     done
   done
+  # System calls per request (issue 11: no futex or eventfd on the common
+  # path): 2,000 sequential hello runs on one connection under strace -c -f,
+  # attached after a warm-up.
+  if command -v strace >/dev/null 2>&1; then
+    for target in "wasmpool:$DAEMON_PID:$SOCKDIR/wasmpool.sock" \
+                  ${OLD_PID:+"wasmpool-old:$OLD_PID:$SOCKDIR/wasmpool-old.sock"}; do
+      IFS=: read -r name pid sock <<<"$target"
+      "$BIN/wasmpool-bench" --socket "$sock" --run hello -n 200 --no-progress >/dev/null 2>&1 || true
+      strace -c -f -p "$pid" -o "$RUN/strace-$name.txt" 2>>"$RUN/stderr.log" &
+      spid=$!
+      sleep 1
+      "$BIN/wasmpool-bench" --socket "$sock" --run hello -n 2000 --no-progress >/dev/null 2>&1 || true
+      kill -INT "$spid" 2>/dev/null || true
+      wait "$spid" 2>/dev/null || true
+      record p3 "strace/$name" awk '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ {printf "%s=%.2f ", $NF, $4 / 2000}' \
+        "$RUN/strace-$name.txt"
+    done
+  fi
 elif want 3; then
   log "part 3: wasmpoold did not come up (see $RUN/wasmpoold.log): end-to-end rows not run"
 fi

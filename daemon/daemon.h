@@ -12,9 +12,12 @@
  * wp_exchange_respond*(), which gives it back to the server to write in
  * request order. Exactly one respond call per exchange.
  *
- * Threading: everything here runs on the loop thread except the work
- * function of a job, which touches only its own exchange's fields (never the
- * connection).
+ * Threading: wasmpoold runs one loop per worker thread (server.workers);
+ * an exchange lives on the loop that read its request, where its handler
+ * runs and its answer is written. The work function of a job submitted to
+ * the pool runs on a pool thread and touches only its own exchange's fields
+ * (never the connection). The shared state (registry, instance table,
+ * metrics, runtime) is safe from any thread.
  */
 #ifndef WP_DAEMON_DAEMON_H
 #define WP_DAEMON_DAEMON_H
@@ -44,42 +47,31 @@ typedef struct wp_daemon {
   wp_work_queue *queue;
   wp_metrics *metrics;
   wp_server *server;
-  uint64_t started_ms; /* uv_now() at start-up */
-  bool shutting_down;
-  uint64_t last_overload_log_ms; /* uv_now() of the last "overload" line */
+  uint64_t started_ms; /* wp_now_us() / 1000 at start-up */
+  atomic_bool shutting_down;
+  /* wp_now_us() / 1000 of the last "overload" line, from any loop. */
+  _Atomic uint64_t last_overload_log_ms;
 } wp_daemon;
 
-/* Per-endpoint state kept between the loop and a worker. */
+/* One request and its answer, as a handler sees it. The connection side
+ * (its place in the connection's FIFO, the formatted answer, the pool job)
+ * is private to the connection layer (server_int.h). */
 typedef struct wp_exchange wp_exchange;
 struct wp_exchange {
-  wp_job job; /* submitted to the work queue by the handler */
   wp_daemon *daemon;
-  wp_conn *conn;     /* NULL once the client went away: the answer is dropped */
-  wp_request *req;   /* owned */
-  wp_route route;    /* owned */
-  uint64_t start_us; /* for the latency histogram */
-  bool keep_alive;
-  bool answered;  /* respond was called; out holds the bytes */
-  bool in_worker; /* submitted, its done callback has not run yet */
-  /* Set by the loop when the client left while the job waited: a worker
-   * that has not started it skips the work (nobody would read the answer). */
-  atomic_bool cancelled;
-  void (*finish)(wp_exchange *x); /* on the loop after the worker's part */
-  int status;
-  wp_buf out;        /* the serialized response */
-  wp_exchange *next; /* the connection's queue, in request order */
+  wp_request *req; /* owned */
+  wp_route route;  /* owned */
 
-  /* Handler scratch: filled on the loop, used by the worker, freed by
-   * wp_exchange_free(). */
+  /* Handler scratch: filled by the handler, used by its work part (on this
+   * loop or on the pool), freed with the exchange. */
   wp_module *module;
   wp_live_instance *live;
   uint64_t deadline_ms;
-  int result_code; /* the worker's outcome */
+  int result_code; /* the work part's outcome */
   wp_error error;
-  json_t *json; /* the worker's answer body */
+  json_t *json; /* the work part's answer body */
   void *extra;  /* endpoint specific: extra_free(extra) then free() */
   void (*extra_free)(void *extra);
-  void (*work)(wp_exchange *x);
 };
 
 /* handlers.c: answer (or queue work for) one routed request. */
@@ -101,6 +93,16 @@ void wp_exchange_respond(wp_exchange *x, int status, const char *content_type,
  * false. */
 bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
                         void (*finish)(wp_exchange *x));
+
+/* Guest work (bounded by the request's deadline): runs work(x) and
+ * finish(x) at once on this loop when the module's recent runs were short
+ * (WP_INLINE_RUN_US), else as wp_exchange_submit. module names what runs
+ * and must live as long as x. False when it answered an error itself. */
+bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len,
+                           void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x));
+
+/* True at most once a second, from any thread: may an overload be logged? */
+bool wp_daemon_log_overload_now(wp_daemon *d);
 
 /* server.c */
 typedef void (*wp_server_drained_cb)(wp_daemon *daemon, bool clean);

@@ -1,12 +1,15 @@
 /* handlers.c — one function per endpoint of docs/API.md.
  *
- * Each handler runs on the loop and either answers at once (listings,
- * stats, health, releasing an instance: all memory-only and short) or looks
- * up what the request names, then hands the slow part to a worker:
- * compiling a deploy, the fsyncs of a delete, and anything that runs guest
- * code (instantiation runs start functions). The worker part writes only
- * into its own exchange (result_code, error, json, extra); the finish part,
- * back on the loop, turns that into the answer.
+ * Each handler runs on the loop that read the request and either answers at
+ * once (listings, stats, health, releasing an instance: all memory-only and
+ * short) or looks up what the request names, then runs the rest as a work
+ * part and a finish part. Compiling a deploy and the fsyncs of a delete
+ * always go to the pool (wp_exchange_submit); guest code (calls, runs,
+ * instantiation with its start function) goes through
+ * wp_exchange_run_guest, which runs it on this loop when the module's recent
+ * runs were short and on the pool otherwise. The work part writes only into
+ * its own exchange (result_code, error, json, extra); the finish part, on
+ * the loop, turns that into the answer.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -418,7 +421,8 @@ static void work_instance_create(wp_exchange *x) {
 static void handle_instance_create(wp_exchange *x) {
   if (!lookup_module(x) || !pick_deadline(x))
     return;
-  wp_exchange_submit(x, work_instance_create, finish_201);
+  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, work_instance_create,
+                        finish_201);
 }
 
 static void handle_instance_list(wp_exchange *x) {
@@ -456,7 +460,8 @@ static void handle_instance_call(wp_exchange *x) {
   }
   if (!pick_deadline(x) || !parse_call_body(x))
     return;
-  wp_exchange_submit(x, work_instance_call, finish_200);
+  const char *module = wp_live_instance_module(x->live);
+  wp_exchange_run_guest(x, module, strlen(module), work_instance_call, finish_200);
 }
 
 static void handle_instance_delete(wp_exchange *x) {
@@ -483,7 +488,7 @@ static void work_module_call(wp_exchange *x) {
 static void handle_module_call(wp_exchange *x) {
   if (!lookup_module(x) || !pick_deadline(x) || !parse_call_body(x))
     return;
-  wp_exchange_submit(x, work_module_call, finish_200);
+  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, work_module_call, finish_200);
 }
 
 typedef struct run_state {
@@ -626,7 +631,8 @@ static void handle_module_run(wp_exchange *x) {
     wp_exchange_respond_error(x, rc, rc == WP_EBAD_REQUEST ? "bad ?arg= value" : NULL);
     return;
   }
-  wp_exchange_submit(x, work_module_run, finish_module_run);
+  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, work_module_run,
+                        finish_module_run);
 }
 
 /* ---- Stats, metrics, health ---------------------------------------------- */
@@ -645,7 +651,7 @@ static void sample_gauges(wp_daemon *d, wp_metrics_gauges *g) {
   g->live_instances = wp_instance_table_count(d->instances);
   g->modules = wp_registry_count(d->registry);
   g->jemalloc_ok = wp_jemalloc_stats(&g->jemalloc_allocated, &g->jemalloc_resident) == 0;
-  g->uptime_ms = uv_now(d->loop) - d->started_ms;
+  g->uptime_ms = wp_now_us() / 1000 - d->started_ms;
   wp_registry_compile_stats cs;
   wp_registry_compile_stats_get(d->registry, &cs);
   for (int t = 0; t < 2; t++) {
@@ -680,7 +686,7 @@ static void handle_health(wp_exchange *x) {
   wp_daemon *d = x->daemon;
   wp_exchange_respond_json(x, 200,
                            json_pack("{s:s,s:I,s:I,s:I}", "status", "ok", "uptime_ms",
-                                     (json_int_t)(uv_now(d->loop) - d->started_ms), "modules",
+                                     (json_int_t)(wp_now_us() / 1000 - d->started_ms), "modules",
                                      (json_int_t)wp_registry_count(d->registry), "instances",
                                      (json_int_t)wp_instance_table_count(d->instances)));
 }

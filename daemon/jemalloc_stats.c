@@ -26,3 +26,7 @@ int wp_jemalloc_stats(uint64_t *allocated, uint64_t *resident) {
   *resident = value;
   return 0;
 }
+
+int wp_jemalloc_flush_thread_cache(void) {
+  return mallctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0 ? 0 : WP_ESYS;
+}

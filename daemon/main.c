@@ -135,7 +135,7 @@ static int run(const wp_daemon_config *cfg) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   d->loop = &loop;
-  d->started_ms = uv_now(&loop);
+  d->started_ms = wp_now_us() / 1000;
   if (wp_metrics_create(endpoint_names, WP_EP_COUNT, &d->metrics) != 0 ||
       wp_instance_table_create(&d->instances) != 0 ||
       wp_work_queue_create(&loop, cfg->server.workers, cfg->server.queue_depth, 0, &d->queue) !=

@@ -66,5 +66,8 @@ json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *g
  * "epoch"). WP_ESYS when the process does not run on jemalloc. Lives in
  * jemalloc_stats.c so that only the daemon links jemalloc. */
 int wp_jemalloc_stats(uint64_t *allocated, uint64_t *resident);
+/* Returns the calling thread's cached free blocks to jemalloc's arenas.
+ * WP_ESYS without jemalloc. */
+int wp_jemalloc_flush_thread_cache(void);
 
 #endif /* WP_DAEMON_METRICS_H */

@@ -1,11 +1,12 @@
 /* work_queue.c — a fixed set of worker threads behind a bounded FIFO.
  *
- * Two lists, each under its own mutex:
+ * Two kinds of list, each under its own mutex:
  *   pending  jobs waiting for a worker (at most `capacity` of them);
- *   finished jobs whose work ran, waiting for the loop to call done.
+ *   finished one per home (a loop that submits): jobs whose work ran,
+ *            waiting for that loop to call done.
  * A worker pops from pending, runs work without any lock held, pushes to
- * finished and pokes the loop with uv_async_send (coalescing is fine: the
- * loop drains the whole finished list on each wake-up).
+ * its job's home and pokes that loop with uv_async_send (coalescing is fine:
+ * the loop drains the whole finished list on each wake-up).
  *
  * Submit signals the condition variable only when a worker sleeps on it and
  * was not already woken for an earlier job, and after unlocking: signalling
@@ -21,15 +22,25 @@
 #include "work_queue.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wp_errno.h"
 
+struct wp_work_home {
+  uv_async_t wakeup; /* workers -> loop: finished list is non-empty */
+  wp_work_queue *queue;
+  pthread_mutex_t lock;
+  wp_job *finished_head, *finished_tail;
+};
+
 struct wp_work_queue {
   uv_loop_t *loop;
-  uv_async_t wakeup; /* workers -> loop: finished list is non-empty */
+  wp_work_home home; /* for wp_work_queue_submit */
   pthread_t *threads;
   uint32_t thread_count;
   size_t capacity;
@@ -45,16 +56,22 @@ struct wp_work_queue {
   uint64_t completed;
   uint64_t rejected;
 
-  pthread_mutex_t finished_lock;
-  wp_job *finished_head, *finished_tail;
-
-  /* Loop thread only. */
-  bool stopped;
-  size_t outstanding;
+  /* Any thread: several loops submit. */
+  atomic_bool stopped;
+  atomic_size_t outstanding;
 };
+
+/* The pool runs the long work (compiles, guests that ran long before) at
+ * the lowest priority, so that a loop woken by a request gets a core at once
+ * instead of waiting for a spinning guest's time slice to end (DAEMON.md,
+ * "Head-of-line blocking"). The compilers a deploy spawns inherit it: on a
+ * busy machine deploys yield to requests. */
+#define POOL_NICE 19
 
 static void *worker_main(void *arg) {
   wp_work_queue *queue = arg;
+  /* Linux: nice values are per thread. Failing is harmless. */
+  (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), POOL_NICE);
   pthread_mutex_lock(&queue->lock);
   for (;;) {
     while (!queue->pending_head && !queue->exiting) {
@@ -77,14 +94,15 @@ static void *worker_main(void *arg) {
     job->work(job);
     job->next_ = NULL;
 
-    pthread_mutex_lock(&queue->finished_lock);
-    if (queue->finished_tail)
-      queue->finished_tail->next_ = job;
+    wp_work_home *home = job->home_;
+    pthread_mutex_lock(&home->lock);
+    if (home->finished_tail)
+      home->finished_tail->next_ = job;
     else
-      queue->finished_head = job;
-    queue->finished_tail = job;
-    pthread_mutex_unlock(&queue->finished_lock);
-    uv_async_send(&queue->wakeup);
+      home->finished_head = job;
+    home->finished_tail = job;
+    pthread_mutex_unlock(&home->lock);
+    uv_async_send(&home->wakeup);
 
     pthread_mutex_lock(&queue->lock);
     queue->busy--;
@@ -94,14 +112,14 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static void run_finished(wp_work_queue *queue) {
-  pthread_mutex_lock(&queue->finished_lock);
-  wp_job *job = queue->finished_head;
-  queue->finished_head = queue->finished_tail = NULL;
-  pthread_mutex_unlock(&queue->finished_lock);
+static void run_finished(wp_work_home *home) {
+  pthread_mutex_lock(&home->lock);
+  wp_job *job = home->finished_head;
+  home->finished_head = home->finished_tail = NULL;
+  pthread_mutex_unlock(&home->lock);
   while (job) {
     wp_job *next = job->next_; /* done may free the job */
-    queue->outstanding--;
+    atomic_fetch_sub(&home->queue->outstanding, 1);
     job->done(job);
     job = next;
   }
@@ -109,6 +127,41 @@ static void run_finished(wp_work_queue *queue) {
 
 static void on_wakeup(uv_async_t *handle) {
   run_finished(handle->data);
+}
+
+static int home_init(wp_work_home *home, wp_work_queue *queue, uv_loop_t *loop) {
+  home->queue = queue;
+  pthread_mutex_init(&home->lock, NULL);
+  if (uv_async_init(loop, &home->wakeup, on_wakeup) != 0) {
+    pthread_mutex_destroy(&home->lock);
+    return WP_ESYS;
+  }
+  home->wakeup.data = home;
+  return 0;
+}
+
+static void on_home_closed(uv_handle_t *handle) {
+  wp_work_home *home = handle->data;
+  pthread_mutex_destroy(&home->lock);
+  free(home);
+}
+
+int wp_work_home_create(wp_work_queue *queue, uv_loop_t *loop, wp_work_home **out) {
+  wp_work_home *home = calloc(1, sizeof *home);
+  if (!home)
+    return WP_ENOMEM;
+  int rc = home_init(home, queue, loop);
+  if (rc) {
+    free(home);
+    return rc;
+  }
+  *out = home;
+  return 0;
+}
+
+void wp_work_home_close(wp_work_home *home) {
+  run_finished(home);
+  uv_close((uv_handle_t *)&home->wakeup, on_home_closed);
 }
 
 int wp_work_queue_create(uv_loop_t *loop, uint32_t workers, size_t capacity, size_t stack_bytes,
@@ -130,14 +183,12 @@ int wp_work_queue_create(uv_loop_t *loop, uint32_t workers, size_t capacity, siz
   queue->loop = loop;
   queue->capacity = capacity;
   pthread_mutex_init(&queue->lock, NULL);
-  pthread_mutex_init(&queue->finished_lock, NULL);
   pthread_cond_init(&queue->has_work, NULL);
-  if (uv_async_init(loop, &queue->wakeup, on_wakeup) != 0) {
+  if (home_init(&queue->home, queue, loop) != 0) {
     free(queue->threads);
     free(queue);
     return WP_ESYS;
   }
-  queue->wakeup.data = queue;
 
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -158,13 +209,21 @@ int wp_work_queue_create(uv_loop_t *loop, uint32_t workers, size_t capacity, siz
 }
 
 int wp_work_queue_submit(wp_work_queue *queue, wp_job *job) {
-  if (queue->stopped)
+  return wp_work_queue_submit_to(queue, &queue->home, job);
+}
+
+int wp_work_queue_submit_to(wp_work_queue *queue, wp_work_home *home, wp_job *job) {
+  if (atomic_load(&queue->stopped))
     return WP_ESHUTTING_DOWN;
   job->next_ = NULL;
+  job->home_ = home;
+  /* Counted before a worker can finish it (and its home decrement it). */
+  atomic_fetch_add(&queue->outstanding, 1);
   pthread_mutex_lock(&queue->lock);
   if (queue->waiting >= queue->capacity) {
     queue->rejected++;
     pthread_mutex_unlock(&queue->lock);
+    atomic_fetch_sub(&queue->outstanding, 1);
     return WP_EQUEUE_FULL;
   }
   if (queue->pending_tail)
@@ -179,16 +238,15 @@ int wp_work_queue_submit(wp_work_queue *queue, wp_job *job) {
   pthread_mutex_unlock(&queue->lock);
   if (wake)
     pthread_cond_signal(&queue->has_work);
-  queue->outstanding++;
   return 0;
 }
 
 void wp_work_queue_stop(wp_work_queue *queue) {
-  queue->stopped = true;
+  atomic_store(&queue->stopped, true);
 }
 
 size_t wp_work_queue_outstanding(const wp_work_queue *queue) {
-  return queue->outstanding;
+  return atomic_load(&((wp_work_queue *)queue)->outstanding);
 }
 
 void wp_work_queue_get_stats(wp_work_queue *queue, wp_work_queue_stats *out) {
@@ -203,22 +261,22 @@ void wp_work_queue_get_stats(wp_work_queue *queue, wp_work_queue_stats *out) {
 }
 
 static void on_closed(uv_handle_t *handle) {
-  wp_work_queue *queue = handle->data;
+  wp_work_queue *queue = ((wp_work_home *)handle->data)->queue;
   pthread_mutex_destroy(&queue->lock);
-  pthread_mutex_destroy(&queue->finished_lock);
+  pthread_mutex_destroy(&queue->home.lock);
   pthread_cond_destroy(&queue->has_work);
   free(queue->threads);
   free(queue);
 }
 
 void wp_work_queue_destroy(wp_work_queue *queue) {
-  queue->stopped = true;
+  atomic_store(&queue->stopped, true);
   pthread_mutex_lock(&queue->lock);
   queue->exiting = true;
   pthread_cond_broadcast(&queue->has_work);
   pthread_mutex_unlock(&queue->lock);
   for (uint32_t i = 0; i < queue->thread_count; i++)
     pthread_join(queue->threads[i], NULL);
-  run_finished(queue);
-  uv_close((uv_handle_t *)&queue->wakeup, on_closed);
+  run_finished(&queue->home);
+  uv_close((uv_handle_t *)&queue->home.wakeup, on_closed);
 }

@@ -10,7 +10,13 @@
  * Jobs are intrusive: the caller embeds a wp_job in its own request struct
  * and owns its memory until done has run.
  *
- * Threading: create, submit, stop and destroy are for the loop thread only.
+ * Several loops may submit (wasmpoold runs one loop per thread): a job's
+ * done runs on the loop of the wp_work_home it was submitted with (the
+ * queue's own home, on the loop given to create, for wp_work_queue_submit).
+ *
+ * Threading: submit, submit_to, stop, outstanding and get_stats from any
+ * thread; create and destroy from the thread of the queue's loop; a home's
+ * create and close from the thread of its loop.
  */
 #ifndef WP_DAEMON_WORK_QUEUE_H
 #define WP_DAEMON_WORK_QUEUE_H
@@ -22,10 +28,13 @@
 typedef struct wp_job wp_job;
 typedef void (*wp_job_cb)(wp_job *job);
 
+typedef struct wp_work_home wp_work_home;
+
 struct wp_job {
-  wp_job_cb work; /* on a worker thread */
-  wp_job_cb done; /* on the loop thread after work returned */
-  wp_job *next_;  /* owned by the queue while the job is in it */
+  wp_job_cb work;      /* on a worker thread */
+  wp_job_cb done;      /* on the home's loop thread after work returned */
+  wp_job *next_;       /* owned by the queue while the job is in it */
+  wp_work_home *home_; /* set by submit */
 };
 
 typedef struct wp_work_queue wp_work_queue;
@@ -48,6 +57,15 @@ int wp_work_queue_create(uv_loop_t *loop, uint32_t workers, size_t capacity, siz
  * WP_ESHUTTING_DOWN after wp_work_queue_stop(). On error the job is not
  * queued and done will not run. */
 int wp_work_queue_submit(wp_work_queue *queue, wp_job *job);
+
+/* Where done callbacks of jobs submitted with it run: an async handle on
+ * loop. */
+int wp_work_home_create(wp_work_queue *queue, uv_loop_t *loop, wp_work_home **out);
+/* Runs the done callbacks that are ready and closes the handle (freed by the
+ * loop's close callback). Jobs of this home still running must not exist. */
+void wp_work_home_close(wp_work_home *home);
+/* As wp_work_queue_submit, with done on home's loop. */
+int wp_work_queue_submit_to(wp_work_queue *queue, wp_work_home *home, wp_job *job);
 
 /* Refuses new jobs; queued and running ones still run and complete. */
 void wp_work_queue_stop(wp_work_queue *queue);

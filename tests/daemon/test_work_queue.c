@@ -224,3 +224,56 @@ Test(work_queue, one_at_a_time_never_strands_a_job, .timeout = 20) {
   uv_run(&loop, UV_RUN_DEFAULT);
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* A second loop on its own thread (wasmpoold runs one per worker thread)
+ * submits with its own home: done runs on that thread, not on the queue's
+ * loop, and outstanding counts it until then. */
+typedef struct other_loop {
+  wp_work_queue *queue;
+  test_job jobs[20];
+  int done;
+  int failed_rc; /* first failing call; asserts stay on the test's thread */
+  bool all_on_loop;
+  bool loop_closed;
+} other_loop;
+
+static void *other_loop_main(void *arg) {
+  other_loop *o = arg;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  wp_work_home *home;
+  o->failed_rc = wp_work_home_create(o->queue, &loop, &home);
+  if (o->failed_rc)
+    return NULL;
+  for (int i = 0; i < 20 && !o->failed_rc; i++) {
+    init_job(&o->jobs[i], &o->done, NULL); /* loop_thread: this thread */
+    o->failed_rc = wp_work_queue_submit_to(o->queue, home, &o->jobs[i].job);
+  }
+  run_until(&loop, &o->done, 20);
+  o->all_on_loop = true;
+  for (int i = 0; i < 20; i++)
+    o->all_on_loop = o->all_on_loop && o->jobs[i].done_on_loop;
+  wp_work_home_close(home);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  o->loop_closed = uv_loop_close(&loop) == 0;
+  return NULL;
+}
+
+Test(work_queue, done_runs_on_the_submitting_loop, .timeout = 20) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  wp_work_queue *queue;
+  cr_assert_eq(wp_work_queue_create(&loop, 2, 64, 0, &queue), 0);
+  other_loop o = {.queue = queue};
+  pthread_t thread;
+  cr_assert_eq(pthread_create(&thread, NULL, other_loop_main, &o), 0);
+  pthread_join(thread, NULL);
+  cr_assert_eq(o.failed_rc, 0);
+  cr_assert(o.loop_closed, "the home's handle was left open");
+  cr_assert_eq(o.done, 20);
+  cr_assert(o.all_on_loop, "a done callback ran off its home's loop");
+  cr_assert_eq(wp_work_queue_outstanding(queue), 0);
+  wp_work_queue_destroy(queue);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}

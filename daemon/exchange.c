@@ -1,0 +1,322 @@
+/* exchange.c — one request and its answer.
+ *
+ * connection.c makes an exchange for each parsed request and calls
+ * wp__exchange_dispatch(): the TCP checks, the router, then the endpoint's
+ * handler. The handler answers with wp_exchange_respond*() (at once, or
+ * after wp_exchange_submit() ran its slow part on a worker), which formats
+ * the bytes and hands the exchange back to its connection to write.
+ */
+#include "server_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+uint64_t wp_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- Exchanges ----------------------------------------------------------- */
+
+wp_exchange *wp__exchange_new(wp_conn *conn, wp_request *req) {
+  wp__exchange *e = calloc(1, sizeof *e);
+  if (!e)
+    return NULL;
+  wp_exchange *x = &e->pub;
+  x->daemon = conn->server->daemon;
+  x->req = req;
+  e->conn = conn;
+  e->start_us = wp_now_us();
+  e->shard = conn->shard;
+  e->keep_alive = req ? req->keep_alive && !atomic_load(&conn->server->draining) : false;
+  wp_buf_init(&e->out);
+  if (conn->tail)
+    WP__X(conn->tail)->next = x;
+  else
+    conn->head = x;
+  conn->tail = x;
+  conn->exchange_count++;
+  if (req)
+    conn->pending_body_bytes += req->body_len;
+  return x;
+}
+
+void wp__exchange_free(wp_exchange *x) {
+  if (x->req)
+    wp_request_destroy(x->req);
+  wp_route_free(&x->route);
+  wp_buf_free(&WP__X(x)->out);
+  if (x->module)
+    wp_module_release(x->module);
+  if (x->live)
+    wp_live_instance_release(x->live);
+  if (x->json)
+    json_decref(x->json);
+  if (x->extra && x->extra_free)
+    x->extra_free(x->extra);
+  free(x->extra);
+  free(WP__X(x));
+}
+
+/* During shutdown an answer ends its connection unless a request already
+ * waits behind it (that one gets 503 shutting_down and ends it): a client
+ * is never told "keep-alive" by a daemon that will not read again, and no
+ * request it pipelined goes unanswered. */
+static void exchange_pick_keep_alive(wp_exchange *x) {
+  wp__exchange *e = WP__X(x);
+  if (atomic_load(&x->daemon->shutting_down) && !e->next)
+    e->keep_alive = false;
+}
+
+/* Common tail of every respond: metrics, access log, hand back to the
+ * connection (or drop it when the client is gone). */
+static void exchange_answered(wp_exchange *x) {
+  wp__exchange *e = WP__X(x);
+  e->answered = true;
+  uint64_t latency = wp_now_us() - e->start_us;
+  wp_metrics_record_request(x->daemon->metrics, (size_t)x->route.endpoint, e->status, latency);
+  if (wp_log_enabled(WP_LOG_DEBUG))
+    wp_log_debug("request", "method=%s path=%s endpoint=%s status=%d us=%llu",
+                 x->req ? x->req->method_name : "-", x->req ? x->req->path : "-",
+                 wp_endpoint_name(x->route.endpoint), e->status, (unsigned long long)latency);
+  if (!e->conn) {
+    wp__exchange_free(x);
+    return;
+  }
+  wp__conn_flush(e->conn);
+}
+
+void wp_exchange_respond(wp_exchange *x, int status, const char *content_type,
+                         const wp_header *headers, size_t header_count, const void *body,
+                         size_t body_len) {
+  wp__exchange *e = WP__X(x);
+  exchange_pick_keep_alive(x);
+  wp_response resp = {
+      .status = status,
+      .content_type = content_type,
+      .keep_alive = e->keep_alive,
+      .head_only = x->route.head,
+      .headers = headers,
+      .header_count = header_count,
+      .body = body,
+      .body_len = body_len,
+  };
+  e->status = status;
+  wp_buf_reset(&e->out);
+  if (wp_response_write(&e->out, &resp) != 0) {
+    wp_buf_reset(&e->out);
+    e->status = 500;
+    e->keep_alive = false;
+    wp_response_write_error(&e->out, WP_ENOMEM, "cannot format the response", false, 0, 0);
+  }
+  exchange_answered(x);
+}
+
+void wp_exchange_respond_json(wp_exchange *x, int status, json_t *body) {
+  wp_buf text;
+  wp_buf_init(&text);
+  if (!body || wp_json_dump(&text, body) != 0) {
+    json_decref(body);
+    wp_buf_free(&text);
+    wp_exchange_respond_error(x, WP_ENOMEM, "cannot encode the answer");
+    return;
+  }
+  json_decref(body);
+  wp_exchange_respond(x, status, "application/json", NULL, 0, text.data, text.len);
+  wp_buf_free(&text);
+}
+
+void wp_exchange_respond_error(wp_exchange *x, int code, const char *message) {
+  wp__exchange *e = WP__X(x);
+  exchange_pick_keep_alive(x);
+  e->status = wp_err_http_status(code);
+  wp_buf_reset(&e->out);
+  if (wp_response_write_error(&e->out, code, message, e->keep_alive, 1, x->route.allow) != 0) {
+    wp_buf_reset(&e->out);
+    wp_buf_append_str(&e->out, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                               "Connection: close\r\n\r\n");
+    e->keep_alive = false;
+    e->status = 500;
+  }
+  /* HEAD: the head of the error (its Content-Length included), no body,
+   * or a keep-alive client would read the body as the next response. */
+  if (x->req && x->req->method == WP_METHOD_HEAD) {
+    char *end = e->out.data ? strstr(e->out.data, "\r\n\r\n") : NULL;
+    if (end)
+      e->out.len = (size_t)(end + 4 - e->out.data);
+  }
+  /* Overload is logged at most once a second: under a flood the log would
+   * otherwise cost more than the refusals (which the metrics count). */
+  if ((code == WP_EQUEUE_FULL || code == WP_EPOOL_EXHAUSTED) &&
+      wp_daemon_log_overload_now(x->daemon))
+    wp_log_warn("overload", "code=%s endpoint=%s", wp_err_name(code),
+                wp_endpoint_name(x->route.endpoint));
+  exchange_answered(x);
+}
+
+bool wp_daemon_log_overload_now(wp_daemon *d) {
+  uint64_t now = wp_now_us() / 1000;
+  uint64_t last = atomic_load(&d->last_overload_log_ms);
+  return now - last >= 1000 && atomic_compare_exchange_strong(&d->last_overload_log_ms, &last, now);
+}
+
+static void exchange_work(wp_job *job) {
+  wp__exchange *e = (wp__exchange *)job; /* job is its first member */
+  if (atomic_load(&e->cancelled))
+    return;
+  uint64_t start = wp_now_us();
+  e->work(&e->pub);
+  e->run_us = wp_now_us() - start;
+}
+
+static void exchange_done(wp_job *job) {
+  wp__exchange *e = (wp__exchange *)job;
+  wp_exchange *x = &e->pub;
+  e->in_worker = false;
+  /* Learnt on the loop that asked: work that ran short on the pool may run
+   * inline next time. */
+  if (e->run_key && e->run_us)
+    wp__shard_record_run(e->shard, e->run_key, e->run_us);
+  if (!e->conn) {
+    /* The client left while the worker ran: nobody to answer. */
+    wp__exchange_free(x);
+    return;
+  }
+  e->finish(x);
+}
+
+bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
+                        void (*finish)(wp_exchange *x)) {
+  wp__exchange *e = WP__X(x);
+  e->work = work;
+  e->finish = finish;
+  e->job.work = exchange_work;
+  e->job.done = exchange_done;
+  int rc = wp_work_queue_submit_to(x->daemon->queue, e->shard->home, &e->job);
+  if (rc) {
+    wp_exchange_respond_error(x, rc,
+                              rc == WP_EQUEUE_FULL ? "request queue full, retry later" : NULL);
+    return false;
+  }
+  e->in_worker = true;
+  return true;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
+  const uint8_t *p = data;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* What the run-time history is kept for: the endpoint, the module and the
+ * export, so that a module's short instantiation does not vouch for its
+ * long-running export. */
+static uint64_t run_key(const wp_exchange *x, const char *module, size_t module_len) {
+  uint8_t endpoint = (uint8_t)x->route.endpoint;
+  uint64_t h = fnv1a(1469598103934665603ull, &endpoint, 1);
+  h = fnv1a(h, module, module_len);
+  h = fnv1a(h, "", 1); /* separator: "ab"+"c" is not "a"+"bc" */
+  h = fnv1a(h, x->route.export_name.data, x->route.export_name.len);
+  return h ? h : 1; /* 0 marks an empty history slot */
+}
+
+bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len,
+                           void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x)) {
+  wp__exchange *e = WP__X(x);
+  e->run_key = run_key(x, module, module_len);
+  if (!wp__shard_may_inline(e->shard, e->run_key))
+    return wp_exchange_submit(x, work, finish);
+  uint64_t start = wp_now_us();
+  work(x);
+  wp__shard_record_run(e->shard, e->run_key, wp_now_us() - start);
+  finish(x);
+  return true;
+}
+
+/* ---- Routing ------------------------------------------------------------- */
+
+static bool host_allowed(const wp_server *server, const wp_header *host) {
+  if (!host)
+    return false;
+  for (size_t i = 0; i < server->tcp_host_count; i++)
+    if (strlen(server->tcp_hosts[i]) == host->value_len &&
+        strncasecmp(server->tcp_hosts[i], host->value, host->value_len) == 0)
+      return true;
+  return false;
+}
+
+/* The media types a browser may send cross-site without a CORS preflight
+ * (and an absent Content-Type, which it may too). */
+static bool content_type_is_form(const wp_header *type) {
+  static const char *const simple[] = {"text/plain", "application/x-www-form-urlencoded",
+                                       "multipart/form-data"};
+  if (!type)
+    return true;
+  size_t len = 0;
+  while (len < type->value_len && type->value[len] != ';' && type->value[len] != ' ' &&
+         type->value[len] != '\t')
+    len++;
+  if (len == 0)
+    return true;
+  for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+    if (strlen(simple[i]) == len && strncasecmp(simple[i], type->value, len) == 0)
+      return true;
+  return false;
+}
+
+/* TCP is reachable from a browser: by DNS rebinding (a page whose name now
+ * points at 127.0.0.1 sends "Host: attacker.example") and by cross-site form
+ * posts (no preflight for the form media types). The Unix socket is guarded
+ * by its file permissions and is not checked. Answers 403 itself when the
+ * request is refused. */
+static bool tcp_request_allowed(wp_exchange *x) {
+  const wp_request *req = x->req;
+  if (!host_allowed(WP__X(x)->conn->server, wp_request_header(req, "Host"))) {
+    wp_exchange_respond_error(x, WP_EFORBIDDEN,
+                              "Host is not this TCP listener's address or localhost");
+    return false;
+  }
+  bool mutating = req->method == WP_METHOD_POST || req->method == WP_METHOD_PUT;
+  if (mutating && content_type_is_form(wp_request_header(req, "Content-Type"))) {
+    wp_exchange_respond_error(x, WP_EFORBIDDEN,
+                              "POST and PUT over TCP need a Content-Type such as "
+                              "application/json or application/wasm (not a form type)");
+    return false;
+  }
+  return true;
+}
+
+void wp__exchange_dispatch(wp_exchange *x) {
+  wp__exchange *e = WP__X(x);
+  wp_request *req = x->req;
+  if (!e->conn->is_unix && !tcp_request_allowed(x))
+    return;
+  int rc = wp_route_match(req->method, req->path, req->path_len, &x->route);
+  if (rc) {
+    /* The router says which rule the path broke; the client needs it. */
+    const char *message = x->route.why;
+    char why[128];
+    if (rc == WP_ENOT_FOUND) {
+      snprintf(why, sizeof why, "no route for %s %.64s", req->method_name, req->path);
+      message = why;
+    }
+    wp_exchange_respond_error(x, rc, message);
+    return;
+  }
+  if (atomic_load(&x->daemon->shutting_down)) {
+    e->keep_alive = false;
+    wp_exchange_respond_error(x, WP_ESHUTTING_DOWN, NULL);
+    return;
+  }
+  wp_handle(x);
+}
