@@ -379,6 +379,10 @@ static void tierup_done(void *ctx, const char *name, const char *sha256, wp_modu
   wp_registry *reg = ctx;
   wp_module *old = NULL;
   bool swapped = false;
+  /* Counted before publishing: once swapped in, a concurrent redeploy may
+   * release the module, and a stale one is released below. */
+  if (module)
+    count_compile(reg, module, duration_us);
   pthread_rwlock_wrlock(&reg->lock);
   bool found;
   size_t at = find_slot(reg, name, strlen(name), &found);
@@ -401,7 +405,6 @@ static void tierup_done(void *ctx, const char *name, const char *sha256, wp_modu
   if (old)
     wp_module_release(old);
   if (module) {
-    count_compile(reg, module, duration_us);
     atomic_fetch_add_explicit(&reg->tierups_done, 1, memory_order_relaxed);
     wp_log_info("module_tier_up", "module=%s sha256=%.16s tier=1 swapped=%s build_us=%llu", name,
                 sha256, swapped ? "yes" : "no (redeployed or deleted)",
