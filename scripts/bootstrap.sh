@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates curl python3
   clang lld libclang-rt-14-dev libclang-rt-14-dev-wasm32 wasi-libc  # guests, fuzzers, sanitizers
-  wabt                      # Debian 12's 1.0.32: the old engine, until the 1.0.36 port lands
+  wabt                      # Debian 12's 1.0.32: bench/compare's stock-runtime baseline only
   tcc                       # the fast compile tier at deploy
   clang-19                  # measured against gcc for the generated C
   tcl dpkg-dev              # bench/deploy.sh: sqlite3's amalgamation (tclsh), dpkg-source

@@ -44,9 +44,6 @@
 #ifndef WP_TOOLROOT
 #define WP_TOOLROOT ".toolroot/root"
 #endif
-#ifndef WP_SPEC_WASM2C
-#define WP_SPEC_WASM2C "/usr/bin/wasm2c"
-#endif
 #ifndef WP_SPEC_CACHE_DIR
 #define WP_SPEC_CACHE_DIR "spec-cache"
 #endif
