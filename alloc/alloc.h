@@ -74,11 +74,17 @@ typedef struct wp_pool_config {
   /* Bytes of the instance area (the engine's per-instance struct and host
    * state). Default 1 MiB. */
   uint64_t max_instance_bytes;
-  /* Leading bytes of a memory restored by copying instead of madvise, so that
-   * hot pages stay resident across reuses. Every release copies the whole
-   * prefix (about 0.16 us for 16 KiB, 2 us for 64 KiB on the reference
-   * machine; docs/BENCHMARKS.md). Default 64 KiB. */
+  /* Bytes of written pages a release restores in place (copy from the image,
+   * or zero) instead of dropping them with madvise, so that they stay
+   * resident for the next holder, who then writes them without a page
+   * fault. The written pages are found in /proc/self/pagemap wherever they
+   * are in the memory; without pagemap, the leading keep_resident_bytes are
+   * restored instead. Default 64 KiB. */
   uint64_t keep_resident_bytes;
+  /* Restore the leading keep_resident_bytes (compare, copy) and madvise the
+   * rest, without reading pagemap: the reset before written-page scans, kept
+   * for tests and for benchmarks that compare the two. Default false. */
+  bool reset_by_prefix;
   /* Leading bytes of a table cleared by memset instead of madvise. Default
    * 64 KiB. */
   uint64_t table_keep_resident_bytes;

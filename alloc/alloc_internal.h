@@ -112,7 +112,30 @@ typedef struct wp__memory_pool {
    * three kernel mappings, and a failed mmap there would leave a slot we
    * cannot scrub. UINT32_MAX when the sysctl cannot be read. (lock) */
   uint32_t mapped_cap;
+  /* /proc/self/pagemap, read by resets to find the pages a holder wrote;
+   * -1 when it cannot be opened (or cfg.reset_by_prefix), and resets then
+   * restore the keep-resident prefix and madvise the rest. */
+  int pagemap_fd;
 } wp__memory_pool;
+
+/* ---- written_pages.c ----------------------------------------------------- */
+
+/* Opens /proc/self/pagemap read-only; -1 on failure. */
+int wp__pagemap_open(void);
+typedef enum wp__page_kind {
+  WP__PAGE_CLEAN,   /* not present, or the image's page-cache page: unchanged */
+  WP__PAGE_WRITTEN, /* an exclusive private page (or swapped out): written */
+  WP__PAGE_UNSURE,  /* the zero page, or a private page shared since a fork */
+} wp__page_kind;
+/* Called with one run of pages of one kind (never CLEAN), [offset, offset +
+ * bytes) from the scanned base; returns false to stop the scan. */
+typedef bool (*wp__page_run_fn)(void *ctx, uint64_t offset, uint64_t bytes, wp__page_kind kind);
+/* Calls visit for every run of pages in [base, base + bytes) that this
+ * process may have written, in address order. bytes is a multiple of page.
+ * Returns 0, or WP_ESYS when pagemap could not be read (visit may have run
+ * for a prefix). */
+int wp__written_runs(int pagemap_fd, const uint8_t *base, uint64_t bytes, uint64_t page,
+                     wp__page_run_fn visit, void *ctx);
 
 /* ---- decommit.c ---------------------------------------------------------- */
 

@@ -29,22 +29,30 @@
  * memcpy of 16 KiB ~0.16 us but of 64 KiB ~2 us (it no longer fits in L1).
  * Tracking written pages with userfaultfd WP_ASYNC + PAGEMAP_SCAN was tried:
  * the write-protect fault alone costs ~1.4 us and one scan 2-5 us, more than
- * the copy it would save, so it is not used. Hence:
- *   - the first keep_resident_bytes of the memory are never dropped: on
- *     release they are restored by memcpy from the image's read-only view
- *     (memset for the part past the image); past 16 KiB each page is
- *     compared first and written only if it differs, which is cheaper than
- *     a copy that does not fit in L1. They stay private and resident,
- *     so the next holder writes them without a page fault. The copy covers
- *     the whole keep-resident region because nothing cheaper than the copy
- *     can tell which of those pages were written.
- *   - the rest of the accessible memory is reset with one
+ * the copy it would save, so it is not used. What the measurement of that
+ * missed is that madvise(DONTNEED) in a multi-threaded process flushes the
+ * TLB of every core running one of its threads (an IPI each): in the daemon
+ * a third of a hello run's time was that shootdown and the page faults that
+ * followed (docs/BENCHMARKS.md "Reset by written pages"). Hence:
+ *   - one read of /proc/self/pagemap (written_pages.c) finds the pages the
+ *     holder may have written (private anonymous ones: copy-on-write copies
+ *     of image pages and anonymous pages past the image). Up to
+ *     keep_resident_bytes of them are restored in place, by memcpy from the
+ *     image's read-only view or memset past it (past 16 KiB of a run, each
+ *     page is compared first and written only if it differs). They stay
+ *     private and resident, so the next holder writes them without a page
+ *     fault, and nothing is unmapped, so no other core is interrupted.
+ *   - from the first written page past that budget (and past the first
+ *     16 MiB, which are all that is scanned), the memory is dropped with one
  *     madvise(MADV_DONTNEED): private copies of image pages are dropped (the
  *     page reads the memfd again) and anonymous pages read zero again.
+ *   - without pagemap (or with reset_by_prefix) the first keep_resident_bytes
+ *     are restored whatever was written and the rest is dropped.
  *   - growth is undone with one mprotect(PROT_NONE).
- * The cost of a release is therefore ~memcpy(keep_resident) + one madvise
- * syscall, and is paid by the releasing thread or, with
- * decommit_in_background, by the decommit thread (decommit.c).
+ * The cost of a release is therefore one pread of pagemap + the restores of
+ * the written pages, and a madvise only when they exceed the budget; it is
+ * paid by the releasing thread or, with decommit_in_background, by the
+ * decommit thread (decommit.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +60,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "alloc_internal.h"
 
@@ -154,6 +163,7 @@ int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
     return rc;
   }
   pthread_mutex_init(&mp->lock, NULL);
+  mp->pagemap_fd = cfg->reset_by_prefix ? -1 : wp__pagemap_open();
   return 0;
 }
 
@@ -163,6 +173,8 @@ void wp__memory_pool_fini(wp_pool *pool) {
     wp_image_release(mp->slots[s].image);
   class_fini(&mp->classes[WP_MEMORY_GUARDED]);
   class_fini(&mp->classes[WP_MEMORY_SMALL]);
+  if (mp->pagemap_fd >= 0)
+    close(mp->pagemap_fd);
   free(mp->slots);
   pthread_mutex_destroy(&mp->lock);
 }
@@ -433,24 +445,101 @@ static void restore_zero(uint8_t *to, uint64_t bytes, uint64_t page) {
       memset(to + at, 0, page);
 }
 
+/* Restores [at, at + bytes) of a slot to its image, then zeroes past it. */
+static void restore_range(uint8_t *base, const wp_image *image, uint64_t at, uint64_t bytes,
+                          uint64_t page) {
+  uint64_t image_bytes = image != NULL ? image->bytes : 0;
+  uint64_t end = at + bytes;
+  if (at < image_bytes) {
+    uint64_t copy_end = end < image_bytes ? end : image_bytes;
+    restore_copy(base + at, image->view + at, copy_end - at, page);
+    at = copy_end;
+  }
+  if (at < end)
+    restore_zero(base + at, end - at, page);
+}
+
+/* Drops [at, end) with madvise; false when that failed. */
+static bool decommit_range(wp_pool *pool, uint8_t *base, uint64_t at, uint64_t end) {
+  if (at >= end)
+    return true;
+  if (madvise(base + at, end - at, MADV_DONTNEED) != 0)
+    return false;
+  atomic_fetch_add_explicit(&pool->bytes_decommitted, end - at, memory_order_relaxed);
+  return true;
+}
+
+/* The reset without pagemap: the leading keep-resident bytes are restored
+ * whatever was written, the rest is dropped. */
+static bool reset_prefix(wp_pool *pool, wp__memory_slot *slot, uint8_t *base, uint64_t dirty) {
+  uint64_t keep = pool->cfg.keep_resident_bytes < dirty ? pool->cfg.keep_resident_bytes : dirty;
+  restore_range(base, slot->image, 0, keep, pool->page_bytes);
+  return decommit_range(pool, base, keep, dirty);
+}
+
+/* Written pages are scanned up to this many bytes of a memory; past it they
+ * are dropped unread (16 MiB: 32 KiB of pagemap, a few microseconds). */
+#define WP__SCAN_MAX_BYTES (16ull << 20)
+
+typedef struct written_reset {
+  uint8_t *base;
+  const wp_image *image;
+  uint64_t page;
+  uint64_t budget;    /* bytes of written pages that may still be restored */
+  uint64_t drop_from; /* first offset past the budget (UINT64_MAX: none) */
+} written_reset;
+
+static bool restore_run(void *ctx, uint64_t at, uint64_t bytes, wp__page_kind kind) {
+  written_reset *w = ctx;
+  if (kind == WP__PAGE_UNSURE) {
+    /* Compared, and written only where they differ; not charged: mostly
+     * zero pages that reads mapped, which stay mapped and cost nothing. */
+    restore_range(w->base, w->image, at, bytes, w->page);
+    return true;
+  }
+  uint64_t kept = bytes < w->budget ? bytes : w->budget;
+  restore_range(w->base, w->image, at, kept, w->page);
+  w->budget -= kept;
+  if (kept == bytes)
+    return true;
+  w->drop_from = at + kept;
+  return false;
+}
+
+/* The reset by written pages: up to keep_resident_bytes of them are
+ * restored in place wherever they are (and the unsure ones compared); from the first one past that
+ * budget (and past the scanned range) the memory is dropped with one madvise. A slot whose holder
+ * wrote little costs no system call but the pagemap read. Returns WP_ESYS when pagemap could not be
+ * read (nothing lost: the caller falls back to the prefix reset, which restores everything again).
+ */
+static int reset_written(wp_pool *pool, wp__memory_slot *slot, uint8_t *base, uint64_t dirty,
+                         bool *dropped_ok) {
+  uint64_t scanned = dirty < WP__SCAN_MAX_BYTES ? dirty : WP__SCAN_MAX_BYTES;
+  written_reset w = {.base = base,
+                     .image = slot->image,
+                     .page = pool->page_bytes,
+                     .budget = pool->cfg.keep_resident_bytes,
+                     .drop_from = UINT64_MAX};
+  int rc =
+      wp__written_runs(pool->memories.pagemap_fd, base, scanned, pool->page_bytes, restore_run, &w);
+  if (rc != 0)
+    return rc;
+  uint64_t drop_from = w.drop_from < scanned ? w.drop_from : scanned;
+  *dropped_ok = decommit_range(pool, base, drop_from, dirty);
+  return 0;
+}
+
 void wp__memory_slot_reset(wp_pool *pool, uint32_t s) {
   wp__memory_pool *mp = &pool->memories;
   wp__memory_slot *slot = &mp->slots[s];
   uint8_t *base = slot_base(mp, s);
   uint64_t dirty = slot->dirty_bytes;
-  uint64_t image_bytes = slot->image != NULL ? slot->image->bytes : 0;
-  uint64_t keep = pool->cfg.keep_resident_bytes < dirty ? pool->cfg.keep_resident_bytes : dirty;
-  uint64_t copy = keep < image_bytes ? keep : image_bytes;
-  if (copy > 0)
-    restore_copy(base, slot->image->view, copy, pool->page_bytes);
-  if (keep > copy)
-    restore_zero(base + copy, keep - copy, pool->page_bytes);
-  if (dirty > keep) {
-    if (madvise(base + keep, dirty - keep, MADV_DONTNEED) != 0) {
-      scrub(mp, s, dirty);
-      goto done;
-    }
-    atomic_fetch_add_explicit(&pool->bytes_decommitted, dirty - keep, memory_order_relaxed);
+  bool ok = true;
+  if (mp->pagemap_fd < 0 || reset_written(pool, slot, base, dirty, &ok) != 0)
+    ok = reset_prefix(pool, slot, base, dirty);
+  if (!ok) {
+    scrub(mp, s, dirty);
+    goto done;
   }
   /* Undo growth so the next holder faults past its own initial size. */
   if (slot->rw_bytes > slot->acquired_bytes && set_accessible(mp, s, slot->acquired_bytes) != 0)

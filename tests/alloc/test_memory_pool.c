@@ -112,6 +112,63 @@ Test(memory_pool, isolation_large_keep_resident) {
   run_isolation(&cfg, 2000);
 }
 
+/* The reset without /proc/self/pagemap (restore the prefix, madvise the
+ * rest), which a pool falls back to when pagemap cannot be read. */
+Test(memory_pool, isolation_prefix_reset) {
+  wp_pool_config cfg;
+  test_config(&cfg, 2);
+  cfg.reset_by_prefix = true;
+  run_isolation(&cfg, 2000);
+}
+
+/* Scattered written pages anywhere in the memory are restored in place while
+ * they fit keep_resident_bytes: no madvise at all, and the next holder of the
+ * warm slot reads exactly the image. Past the budget the rest is dropped.
+ * Each scenario has a fresh pool and reads nothing before its release: on
+ * some kernels a read fault maps a fresh anonymous page (no shared zero
+ * page), which pagemap cannot tell from a written one. */
+static uint64_t decommitted_after_writes(test_image *ti, const uint64_t *offsets, int count) {
+  wp_pool_config cfg;
+  test_config(&cfg, 1);
+  cfg.keep_resident_bytes = 16 * KIB; /* four pages */
+  wp_pool *pool = test_pool(&cfg);
+  if (pool->memories.pagemap_fd < 0) {
+    wp_pool_destroy(pool);
+    cr_skip_test("/proc/self/pagemap cannot be read here");
+  }
+  wp_memory_request req = {.image = ti->image, .initial_bytes = 1 * MIB, .maximum_bytes = 2 * MIB};
+  wp_memory_slot mem;
+  cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+  for (int i = 0; i < count; i++)
+    mem.base[offsets[i]] = 0x5C;
+  wp_pool_stats before, after;
+  wp_pool_get_stats(pool, &before);
+  wp_memory_release(pool, &mem);
+  wp_pool_get_stats(pool, &after);
+  cr_assert_eq(wp_memory_acquire(pool, &req, &mem), 0);
+  cr_assert(mem.affinity_hit);
+  expect_contents(mem.base, mem.accessible_bytes, ti, "memory after scattered writes");
+  wp_memory_release(pool, &mem);
+  wp_pool_destroy(pool);
+  return after.bytes_decommitted - before.bytes_decommitted;
+}
+
+Test(memory_pool, written_pages_restored_in_place) {
+  test_image ti;
+  test_image_make(&ti, 0x42, 70000); /* image pages and zero pages after them */
+  /* Two image pages (one past the prefix) and two zero pages far apart. */
+  const uint64_t few[4] = {100, 64 * KIB + 7, 300 * KIB + 1, 1 * MIB - 1};
+  uint64_t dropped = decommitted_after_writes(&ti, few, 4);
+  cr_assert_eq(dropped, 0, "four written pages fit the budget: %llu bytes dropped",
+               (unsigned long long)dropped);
+  /* Six pages: the last two are past the budget and dropped. */
+  const uint64_t many[6] = {100, 8 * KIB, 64 * KIB + 7, 200 * KIB, 300 * KIB + 1, 1 * MIB - 1};
+  dropped = decommitted_after_writes(&ti, many, 6);
+  cr_assert_eq(dropped, 1 * MIB - 300 * KIB, "dropped from the fifth written page on: %llu",
+               (unsigned long long)dropped);
+  test_image_free(&ti);
+}
+
 Test(memory_pool, isolation_one_warm_slot) {
   wp_pool_config cfg;
   test_config(&cfg, 3);
