@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -169,13 +170,56 @@ bool wp_daemon_log_overload_now(wp_daemon *d) {
   return now - last >= 1000 && atomic_compare_exchange_strong(&d->last_overload_log_ms, &last, now);
 }
 
+/* Times a guest run for the inline decision (wp__shard_may_inline). Wall
+ * time is what a run holds its loop for, but on a busy host (or on the pool,
+ * at nice 19) most of a short run's wall time can be other processes'
+ * turns: charged that, a short module would be sent to the pool and, timed
+ * there, never come back. So a run longer than the bound that never blocked
+ * (no voluntary context switch) is charged its CPU time; one that blocked
+ * (a WASI guest waiting on I/O) keeps its wall time. */
+typedef struct run_clock {
+  uint64_t wall_us;
+  uint64_t cpu_us;
+  long voluntary; /* voluntary context switches so far; -1: unknown */
+} run_clock;
+
+static void thread_usage(uint64_t *cpu_us, long *voluntary) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) {
+    *cpu_us = 0;
+    *voluntary = -1;
+    return;
+  }
+  *cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+  *voluntary = ru.ru_nvcsw;
+}
+
+static void run_clock_start(run_clock *c) {
+  thread_usage(&c->cpu_us, &c->voluntary);
+  c->wall_us = wp_now_us();
+}
+
+static uint64_t run_clock_charge(const run_clock *c) {
+  uint64_t wall = wp_now_us() - c->wall_us;
+  if (wall <= WP_INLINE_RUN_US || c->voluntary < 0)
+    return wall;
+  uint64_t cpu;
+  long voluntary;
+  thread_usage(&cpu, &voluntary);
+  if (voluntary != c->voluntary || cpu < c->cpu_us)
+    return wall;
+  return cpu - c->cpu_us;
+}
+
 static void exchange_work(wp_job *job) {
   wp__exchange *e = (wp__exchange *)job; /* job is its first member */
   if (atomic_load(&e->cancelled))
     return;
-  uint64_t start = wp_now_us();
+  run_clock clock;
+  run_clock_start(&clock);
   e->work(&e->pub);
-  e->run_us = wp_now_us() - start;
+  e->run_us = run_clock_charge(&clock);
 }
 
 static void exchange_done(wp_job *job) {
@@ -236,9 +280,10 @@ bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len
   e->run_key = run_key(x, module, module_len);
   if (!wp__shard_may_inline(e->shard, e->run_key))
     return wp_exchange_submit(x, work, finish);
-  uint64_t start = wp_now_us();
+  run_clock clock;
+  run_clock_start(&clock);
   work(x);
-  wp__shard_record_run(e->shard, e->run_key, wp_now_us() - start);
+  wp__shard_record_run(e->shard, e->run_key, run_clock_charge(&clock));
   finish(x);
   return true;
 }
