@@ -1,12 +1,12 @@
 -- app.lua — the program of the examples/lua guest (Lua 5.4 on wasm32-wasi).
 --
 -- Running this file is the guest's start-up work, the part a snapshot saves:
--- it finds the primes below 200,000, builds a catalogue of 12,000 items
--- with names, prices and tags and an index from tag to items, and compiles
--- 400 generated scoring functions with load(). Each request then does a few microseconds
--- of work against that state: handle(n) renders item n's JSON line and
--- returns a checksum of it, respond(body) renders one line per integer in
--- body (the WASI `_start` entry writes it to stdout).
+-- it finds the primes below 100,000, builds a catalogue of 5,000 items with
+-- names, prices and tags and an index from tag to items, and compiles 250
+-- generated scoring functions with load(). Each request then does a few
+-- microseconds of work against that state: handle(n) renders item n's JSON
+-- line and returns a checksum of it, respond(body) renders one line per
+-- integer in body (the WASI `_start` entry writes it to stdout).
 --
 -- Nothing here may raise a Lua error: in this build an error is an abort,
 -- that is a guest trap (examples/lua/wasi/lua_wasi.h). Every result is
@@ -18,9 +18,9 @@ math.randomseed(20260101, 13)
 local SYLLABLES = { "ka", "lo", "mi", "ra", "to", "zu", "ne", "shi", "po", "ve", "da", "gu", "é", "ño" }
 local TAGS = { "red", "green", "blue", "small", "large", "new", "used", "sale", "gift", "eco",
   "local", "import", "fragile", "heavy", "light", "kids" }
-local ITEMS = 12000
-local HANDLERS = 400
-local PRIME_LIMIT = 200000
+local ITEMS = 5000
+local HANDLERS = 250
+local PRIME_LIMIT = 100000
 
 -- Sieve of Eratosthenes.
 local composite, primes = {}, {}
@@ -67,7 +67,7 @@ for i = 1, ITEMS do
   end
 end
 
--- 400 scoring functions, each compiled from its own generated source.
+-- 250 scoring functions, each compiled from its own generated source.
 local handlers = {}
 for k = 1, HANDLERS do
   local source = string.format([[
@@ -117,8 +117,18 @@ local function checksum(s)
   return h & 0x7fffffff
 end
 
+-- Requests this instance has served through handle: 0 in every fresh
+-- instance, whatever earlier instances did in the same slot (the isolation
+-- check of the example's test).
+local served = 0
+
 function handle(n)
+  served = served + 1
   return checksum(render(n))
+end
+
+function count()
+  return served
 end
 
 function respond(body)

@@ -14,6 +14,7 @@
  *                                host runs by itself.
  *   handle(i32) -> i32           app.lua's handle(n): a checksum of request
  *                                n's JSON line.
+ *   served() -> i32              how many handle calls this instance served.
  *   _start                       WASI entry: stdin holds request numbers,
  *                                stdout gets app.lua's respond(stdin).
  *
@@ -86,6 +87,15 @@ __attribute__((export_name("handle"))) int32_t wp_lua_handle(int32_t n) {
   lua_getglobal(L, "handle");
   lua_pushinteger(L, n);
   lua_call(L, 1, 1);
+  int32_t result = (int32_t)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return result;
+}
+
+__attribute__((export_name("served"))) int32_t wp_lua_served(void) {
+  lua_State *L = app_init();
+  lua_getglobal(L, "count");
+  lua_call(L, 0, 1);
   int32_t result = (int32_t)lua_tointeger(L, -1);
   lua_pop(L, 1);
   return result;
