@@ -55,9 +55,12 @@ static lua_State *app_state;
 /* Only libraries WASI can back: no io, os (os.execute, io.popen, tmpname),
  * package (dynamic loading) or debug. */
 static const luaL_Reg app_libs[] = {
-    {LUA_GNAME, luaopen_base},         {LUA_COLIBNAME, luaopen_coroutine},
-    {LUA_TABLIBNAME, luaopen_table},   {LUA_STRLIBNAME, luaopen_string},
-    {LUA_MATHLIBNAME, luaopen_math},   {LUA_UTF8LIBNAME, luaopen_utf8},
+    {LUA_GNAME, luaopen_base},
+    {LUA_COLIBNAME, luaopen_coroutine},
+    {LUA_TABLIBNAME, luaopen_table},
+    {LUA_STRLIBNAME, luaopen_string},
+    {LUA_MATHLIBNAME, luaopen_math},
+    {LUA_UTF8LIBNAME, luaopen_utf8},
     {NULL, NULL},
 };
 
@@ -80,7 +83,9 @@ static lua_State *app_init(void) {
   return L;
 }
 
-__attribute__((export_name(WP_LUA_INIT_EXPORT))) void wp_lua_initialize(void) { app_init(); }
+__attribute__((export_name(WP_LUA_INIT_EXPORT))) void wp_lua_initialize(void) {
+  app_init();
+}
 
 __attribute__((export_name("handle"))) int32_t wp_lua_handle(int32_t n) {
   lua_State *L = app_init();

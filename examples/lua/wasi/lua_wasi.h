@@ -25,10 +25,10 @@
 #define WP_EXAMPLES_LUA_WASI_H
 #include <stdlib.h>
 #define LUAI_THROW(L, c) abort()
-#define LUAI_TRY(L, c, a) \
+#define LUAI_TRY(L, c, a)                                                                          \
   { a }
-#define luai_jmpbuf int
-#define luai_makeseed(L) 0x2545f491u
-#define l_signalT int
+#define luai_jmpbuf        int
+#define luai_makeseed(L)   0x2545f491u
+#define l_signalT          int
 #define l_randomizePivot() 0x9e3779b9u
 #endif
