@@ -49,6 +49,7 @@ if ! command -v npm >/dev/null; then
   fi
   echo "bootstrap: installing npm"
   export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends npm
 fi
 
