@@ -46,7 +46,7 @@ DOC=${BENCH_DOC:-$ROOT/docs/BENCHMARKS.md}
 args=()
 for arg in "$@"; do
   case "$arg" in
-    -h | --help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$arg") ;;
   esac
 done
