@@ -39,6 +39,27 @@ else
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# npm for scripts/wizer.sh. Debian 12's nodejs does not carry it (package
+# npm); a nodejs that does (NodeSource's) conflicts with Debian's npm, so
+# install it only when there is no npm at all.
+if ! command -v npm >/dev/null; then
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo_cmd=(sudo)
+  fi
+  echo "bootstrap: installing npm"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends npm
+fi
+
+scripts="$(dirname "${BASH_SOURCE[0]}")"
 # wabt 1.0.36 and SIMDe from Debian 13, unpacked into .toolroot/ (private
 # apt configuration; the system's sources and dpkg state stay as they are).
-"$(dirname "${BASH_SOURCE[0]}")/toolroot.sh"
+"$scripts/toolroot.sh"
+# Debian 12's lua5.4 source for examples/lua (deb-src through a private apt
+# configuration, into the git-ignored .cache/debsrc/; nothing when cached).
+"$scripts/debsrc.sh" lua5.4 >/dev/null
+# Wizer 10.0.0 from npm into .cache/wizer/, for the Lua example's test and
+# bench/snapshot.sh only (nothing when installed).
+"$scripts/wizer.sh" >/dev/null
