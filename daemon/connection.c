@@ -224,10 +224,17 @@ static void on_conn_closed(uv_handle_t *handle) {
   wp_conn *conn = handle->data;
   if (--conn->open_handles > 0)
     return;
+  wp__shard *shard = conn->shard;
   wp_http_parser_destroy(conn->parser);
   free(conn->held);
   wp_buf_free(&conn->outbox);
   free(conn);
+  /* jemalloc's thread cache is trimmed only by that thread's own allocations:
+   * a loop left without connections would keep what its last flood freed
+   * (~1.5 MiB after 500 pipelining clients) for as long as it stays idle.
+   * Flushed here, after the last connection's own buffers went into it. */
+  if (shard->conn_count == 0)
+    wp_jemalloc_flush_thread_cache();
 }
 
 /* Detaches every exchange of the connection: those on a worker finish there
@@ -269,11 +276,6 @@ void wp__conn_close(wp_conn *conn) {
   if (conn->next)
     conn->next->prev = conn->prev;
   shard->conn_count--;
-  /* jemalloc's thread cache is trimmed only by that thread's own allocations:
-   * a loop left without connections would keep what its last flood freed
-   * (~1.5 MiB after 500 pipelining clients) for as long as it stays idle. */
-  if (shard->conn_count == 0)
-    wp_jemalloc_flush_thread_cache();
   /* The main loop's drain poll sees it (server.c). */
   atomic_fetch_sub(&conn->server->conn_count, 1);
 }

@@ -147,10 +147,11 @@ class Connections(unittest.TestCase):
                 break
             d.request("GET", "/v1/health")  # allocator activity lets it purge
             time.sleep(0.2)
-        # Issue 12 asks for 10%; measured here: +0.8 MiB on a 5.3 MiB start
-        # (15%) that stays after the peak's memory is returned, not yet
-        # attributed (allocator metadata is the suspect). Bounded by 1 MiB
-        # so that a real leak (the flood held 36 MiB) still fails.
+        # Issue 12 asks for 10%; measured here: +0.6 MiB on a 5.7 MiB start
+        # (11%), with jemalloc's stats.allocated back to its start figure
+        # and its stats.resident 0.4 MiB above it (what jemalloc keeps for
+        # the peak's 28 MiB: its metadata is never unmapped). Bounded by 1
+        # MiB so that a real leak (the flood held 36 MiB) still fails.
         if sanitized(d.proc.pid):
             now_kib = start_kib
         self.assertLessEqual(now_kib, max(start_kib * 1.10, start_kib + 1024),
