@@ -281,6 +281,13 @@ typedef struct wp__thread {
 
   bool timer_created;
   void *timer; /* timer_t */
+  /* Deadline of the call in progress (CLOCK_MONOTONIC ns), and the expiry
+   * the timer is programmed for (0: stopped). The timer is left running
+   * after a call and reprogrammed only when it fires or a call needs an
+   * earlier expiry (deadline.c). Written by this thread and its own signal
+   * handler only: lock-free atomics order the two. */
+  _Atomic uint64_t deadline_ns;
+  _Atomic uint64_t timer_expiry_ns;
   struct wp_runtime *rt;
 } wp__thread;
 
@@ -302,6 +309,10 @@ void wp__signals_uninstall(struct wp_runtime *rt);
 int wp__deadline_arm(wp__thread *t, uint64_t deadline_ms);
 void wp__deadline_disarm(wp__thread *t);
 void wp__deadline_thread_exit(wp__thread *t);
+/* The timer fired: 1 when the running call's deadline has passed; 0 when it
+ * fired early or after the call (it has been reprogrammed or stopped).
+ * Async-signal-safe. */
+int wp__deadline_fired(wp__thread *t);
 int wp__deadline_signal(void);
 
 /* ---- Slots an instance owns (runtime.c, instance.c, spectest.c) -------- */
@@ -309,7 +320,7 @@ int wp__deadline_signal(void);
 /* A pooled memory or table and the wasm_rt_* descriptor the generated code
  * holds for it (NULL until the generated instantiate binds it). */
 typedef struct wp__memory_binding {
-  void *memory; /* wasm_rt_memory_t *, or wasm_rt_shared_memory_t * when shared */
+  void *memory;               /* wasm_rt_memory_t *, or wasm_rt_shared_memory_t * when shared */
   wp_memory_class slot_class; /* set before wp__memory_plan (default guarded) */
   wp_memory_slot slot;
   bool held;

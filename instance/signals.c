@@ -291,7 +291,10 @@ static void on_timer(int sig, siginfo_t *info, void *uctx) {
   (void)info;
   (void)uctx;
   wp__thread *t = tls_thread;
-  if (!t || !t->deadline_armed)
+  int saved_errno = errno; /* the timer_settime in there may set it */
+  int fired = t && wp__deadline_fired(t);
+  errno = saved_errno;
+  if (!fired)
     return;
   if (t->in_guest && !t->in_host) {
     t->deadline_armed = 0;

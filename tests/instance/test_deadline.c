@@ -47,11 +47,53 @@ Test(deadline, infinite_loop_times_out_and_poisons) {
   cr_assert_eq(wp_instance_call(inst, "quick", 5, NULL, 0, res, 1, &opts, &err), 0);
   cr_assert_eq(res[0].of.i32, 5);
   struct timespec pause = {0, 120 * 1000 * 1000};
-  nanosleep(&pause, NULL); /* past the old deadline: no stray signal */
+  nanosleep(&pause, NULL); /* past the old deadline: its expiry is absorbed */
   cr_assert_eq(wpt_call_i32(inst, "quick", NULL, 0, &r, &err), 0);
   cr_assert_eq(r, 5);
   cr_assert_not(wp_instance_poisoned(inst));
   wp_instance_destroy(inst);
+  wp_module_release(mod);
+  wp_runtime_destroy(rt);
+}
+
+/* Spins under a deadline of deadline_ms on a fresh instance; returns how
+ * long it took to time out. */
+static uint64_t spin_for(wp_runtime *rt, wp_module *mod, uint64_t deadline_ms) {
+  wp_instance *inst = wpt_instantiate(rt, mod);
+  wp_call_options opts = {.deadline_ms = deadline_ms};
+  wp_error err = {0};
+  uint64_t start = now_ms();
+  int rc = wp_instance_call(inst, "spin", 4, NULL, 0, NULL, 0, &opts, &err);
+  uint64_t took = now_ms() - start;
+  cr_assert_eq(rc, WP_ETIMEOUT, "%s", wp_err_name(rc));
+  wp_instance_destroy(inst);
+  return took;
+}
+
+static void quick_with_deadline(wp_runtime *rt, wp_module *mod, uint64_t deadline_ms) {
+  wp_instance *inst = wpt_instantiate(rt, mod);
+  wp_call_options opts = {.deadline_ms = deadline_ms};
+  wp_error err = {0};
+  wp_val res[1];
+  cr_assert_eq(wp_instance_call(inst, "quick", 5, NULL, 0, res, 1, &opts, &err), 0, "%s",
+               err.message);
+  wp_instance_destroy(inst);
+}
+
+/* The timer is left running after a call (deadline.c): an expiry left over
+ * from an earlier, shorter deadline must not cut a later call short, and a
+ * later call with a shorter deadline must not wait for a longer expiry. */
+Test(deadline, leftover_timer_neither_early_nor_late) {
+  wp_runtime *rt = wpt_runtime();
+  wp_module *mod = wpt_load(rt, k_loop);
+  quick_with_deadline(rt, mod, 30); /* leaves the timer set for +30 ms */
+  uint64_t took = spin_for(rt, mod, 300);
+  cr_assert_geq(took, 290, "timed out after %llu ms of 300", (unsigned long long)took);
+  cr_assert_lt(took, 2000, "took %llu ms", (unsigned long long)took);
+  quick_with_deadline(rt, mod, 5000); /* leaves it set for +5 s */
+  took = spin_for(rt, mod, 50);
+  cr_assert_geq(took, 45, "timed out after %llu ms of 50", (unsigned long long)took);
+  cr_assert_lt(took, 1000, "a 50 ms deadline took %llu ms", (unsigned long long)took);
   wp_module_release(mod);
   wp_runtime_destroy(rt);
 }
