@@ -366,22 +366,41 @@ static int snapshot_module(wp_registry *reg, wp_module *module, const wp_deploy_
   return wp_module_snapshot(module, init, reg->snapshot_deadline_ms, err);
 }
 
+/* Reads one byte of every page of the image in an instance's exported
+ * memory: the slot's mapping then holds those page-cache pages, and a
+ * release keeps them (a reset restores or drops written pages only), so
+ * the next holder reads them without a fault. */
+static void touch_image(wp_instance *inst, uint64_t image_bytes) {
+  uint64_t size = 0;
+  const volatile uint8_t *base = wp_instance_memory(inst, &size);
+  if (!base)
+    return;
+  uint64_t end = image_bytes < size ? image_bytes : size;
+  uint8_t sink = 0;
+  for (uint64_t at = 0; at < end; at += 4096)
+    sink ^= base[at];
+  (void)sink;
+}
+
 /* Leaves up to count memory slots holding the module's image (and their
  * instance areas warm): instantiates them all at once, so each takes its
- * own slot, then releases them; the allocator keeps them warm for the
- * module (affinity) like any released slot, under max_unused_warm_slots.
- * Returns how many slots were warmed. */
+ * own slot, faults the image's pages in, then releases them; the allocator
+ * keeps them warm for the module (affinity) like any released slot, under
+ * max_unused_warm_slots. Returns how many slots were warmed. */
 static uint32_t prewarm(wp_registry *reg, wp_module *module, uint32_t count) {
   if (count == 0)
     return 0;
   wp_instance **held = calloc(count, sizeof *held);
   if (!held)
     return 0;
+  wp_module_limits limits;
+  wp_module_get_limits(module, &limits);
   uint32_t warmed = 0;
   for (uint32_t i = 0; i < count; i++) {
     wp_error err = {0};
     if (wp_instance_create(reg->rt, module, NULL, &held[warmed], &err) != 0)
       break; /* the pool is full: warm what fitted */
+    touch_image(held[warmed], limits.image_bytes);
     warmed++;
   }
   for (uint32_t i = 0; i < warmed; i++)

@@ -251,7 +251,7 @@ typedef struct wp_snapshot_info {
  * before the module is shared. WP_ESNAPSHOT with the reason for what cannot
  * be carried faithfully (a trap or timeout in init, a table it changed, a
  * stdio fd it closed, a start function, data the code copies itself, more
- * than one memory, ...); WP_ENO_EXPORT when init is not a () -> () export. */
+ * than one memory, no such () -> () export, ...). */
 int wp_module_snapshot(wp_module *mod, const char *init, uint64_t deadline_ms, wp_error *err);
 /* False when the module has no snapshot. */
 bool wp_module_snapshot_info(const wp_module *mod, wp_snapshot_info *out);

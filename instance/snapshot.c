@@ -214,7 +214,7 @@ static int check_module(const wp_module *mod, const char *init, wp_error *err) {
   const wp__module_info *info = &mod->info;
   const wp_export_info *x = wp_module_find_export(mod, init, strlen(init));
   if (!x || x->kind != WP_EXTERN_FUNC || !mod->glue->exports[x - mod->exports].call)
-    return wp__error(err, WP_ENO_EXPORT, "snapshot: no function export named \"%s\"", init);
+    return wp__error(err, WP_ESNAPSHOT, "snapshot: no function export named \"%s\"", init);
   if (x->param_count != 0 || x->result_count != 0)
     return wp__error(err, WP_ESNAPSHOT, "snapshot: init export \"%s\" must take and return nothing",
                      init);
@@ -225,6 +225,9 @@ static int check_module(const wp_module *mod, const char *init, wp_error *err) {
   if (info->imported_memories > 0 || info->memory_count > 1)
     return wp__error(err, WP_ESNAPSHOT,
                      "snapshot: only one memory, defined by the module, can be snapshotted");
+  if (info->memory_count == 1 && info->memories[0].shared)
+    return wp__error(err, WP_ESNAPSHOT,
+                     "snapshot: a shared memory cannot be snapshotted (it outlives an instance)");
   if (info->data_segment_count > 0 && info->memory_count > 0 && !mod->image)
     return wp__error(err, WP_ESNAPSHOT,
                      "snapshot: the module's data segments are copied by its code at "
@@ -376,6 +379,19 @@ static int run_init(wp_module *mod, wp_instance *inst, const char *init, uint64_
                      "snapshot: init export \"%s\" closed WASI fd %d, which every instance "
                      "starts with open",
                      init, fd);
+      goto done;
+    }
+  }
+  /* A non-null externref is a host pointer of the init instance's time. */
+  for (uint32_t i = 0; i < mod->info.global_count; i++) {
+    const wp__globaltype *gt = &mod->info.globals[i].type;
+    void *ref = NULL;
+    if (gt->mutable_ && gt->type == WP__EXTERNREF)
+      memcpy(&ref, (const uint8_t *)inst->area + mod->glue->global_offsets[i], sizeof(ref));
+    if (ref) {
+      rc = wp__error(err, WP_ESNAPSHOT,
+                     "snapshot: init export \"%s\" left a host reference in global %u", init,
+                     i + mod->info.imported_globals);
       goto done;
     }
   }

@@ -146,7 +146,8 @@ Test(snapshot, missing_init_export) {
   wp_runtime *rt = wpt_runtime();
   wp_module *mod = wpt_load(rt, "(module (memory 1))");
   wp_error err = {0};
-  cr_assert_eq(wp_module_snapshot(mod, "wizer.initialize", 0, &err), WP_ENO_EXPORT);
+  cr_assert_eq(wp_module_snapshot(mod, "wizer.initialize", 0, &err), WP_ESNAPSHOT);
+  cr_assert_not_null(strstr(err.message, "no function export named"), "%s", err.message);
   wp_module_release(mod);
   wp_runtime_destroy(rt);
 }

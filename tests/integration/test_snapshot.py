@@ -6,6 +6,7 @@ the snapshot survives a restart (NAME.snap), ?init= names another export,
 snapshot_failed, and ?prewarm=N shows the slots it warmed."""
 
 import os
+import time
 import unittest
 
 from wp_harness import Daemon, harness_main, wat2wasm
@@ -78,6 +79,19 @@ class Snapshot(unittest.TestCase):
             self.d.call("s", "scribble", [])
         resp = self.d.call("s", "wizer.initialize", [])
         self.assertEqual((resp.status, resp.error_code()), (404, "unknown_export"))
+
+    def test_tier_up_keeps_the_snapshot(self):
+        self.assertEqual(self.put("s", self.wasm).status, 201)
+        end = time.monotonic() + 120
+        while self.info("s")["tier_up"] == "pending" and time.monotonic() < end:
+            time.sleep(0.2)
+        info = self.info("s")
+        self.assertEqual((info["tier"], info["tier_up"]), (1, "done"), info)
+        self.assertIsNotNone(info["snapshot"])
+        self.assertNotIn("wizer.initialize", [e["name"] for e in info["exports"]])
+        self.assertEqual(self.result("s", "sum"), 500500)
+        self.assertEqual(self.result("s", "ready"), 7)
+        self.assertEqual(self.result("s", "bump"), 101)
 
     def test_restart_keeps_the_snapshot(self):
         self.assertEqual(self.put("s", self.wasm).status, 201)
