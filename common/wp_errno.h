@@ -55,7 +55,8 @@
   XX(SHUTTING_DOWN, 36, "shutting_down", 503, "daemon is shutting down")                           \
   XX(FORBIDDEN, 37, "forbidden", 403, "peer not allowed")                                          \
   XX(IO, 38, "io_error", 500, "input/output error")                                                \
-  XX(REQUEST_TIMEOUT, 39, "request_timeout", 408, "request not received in time")
+  XX(REQUEST_TIMEOUT, 39, "request_timeout", 408, "request not received in time")                  \
+  XX(SNAPSHOT, 40, "snapshot_failed", 422, "module cannot be snapshotted faithfully")
 
 typedef enum {
   WP_OK = 0,

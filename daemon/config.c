@@ -107,6 +107,7 @@ static const key_desc keys[] = {
     {TABLE_POOL, "guarded_memories", KIND_U32, AT(pool.guarded_memories), U32_ALL, 0, NULL},
     {TABLE_POOL, "small_memories", KIND_U32, AT(pool.small_memories), U32_ALL, 0, NULL},
     {TABLE_POOL, "small_memory_size", KIND_SIZE, AT(pool.small_memory_bytes), U64_ALL, 0, NULL},
+    {TABLE_POOL, "prewarm", KIND_U32, AT(pool_prewarm), 0, 1u << 20, 0, NULL},
 
     {TABLE_SERVER, "socket_path", KIND_STRING, AT(server.socket_path), 0, 0, FLAG_SOCKET_PATH,
      NULL},
@@ -150,6 +151,8 @@ static const key_desc keys[] = {
     {TABLE_RUNTIME, "default_deadline", KIND_DURATION, AT(runtime.default_deadline_ms), 1, DAY_MS,
      0, NULL},
     {TABLE_RUNTIME, "max_deadline", KIND_DURATION, AT(runtime.max_deadline_ms), 1, DAY_MS, 0, NULL},
+    {TABLE_RUNTIME, "snapshot_deadline", KIND_DURATION, AT(runtime.snapshot_deadline_ms), 1,
+     HOUR_MS, 0, NULL},
     {TABLE_RUNTIME, "stdout_limit", KIND_SIZE, AT(runtime.stdout_limit_bytes), 0, GIB, 0, NULL},
     {TABLE_RUNTIME, "stderr_limit", KIND_SIZE, AT(runtime.stderr_limit_bytes), 0, GIB, 0, NULL},
 
@@ -932,6 +935,7 @@ void wp_config_default(wp_daemon_config *out) {
   rt->guest_stack_bytes = 8 * MIB;
   rt->default_deadline_ms = 10 * SECOND_MS;
   rt->max_deadline_ms = 60 * SECOND_MS;
+  rt->snapshot_deadline_ms = 10 * SECOND_MS;
   rt->stdout_limit_bytes = 1 * MIB;
   rt->stderr_limit_bytes = 64 * KIB;
 

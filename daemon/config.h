@@ -83,9 +83,10 @@ typedef struct wp_config_runtime {
   uint32_t tierup_threads;       /* background tier-1 builders; 0: tier-up off */
   uint32_t compile_jobs;         /* a tier-1 build's C files compiled at once */
   uint64_t guest_stack_bytes;
-  uint64_t default_deadline_ms; /* a call or run with no deadline of its own */
-  uint64_t max_deadline_ms;     /* the longest deadline a request may ask for */
-  uint64_t stdout_limit_bytes;  /* captured stdout of a run; more is dropped */
+  uint64_t default_deadline_ms;  /* a call or run with no deadline of its own */
+  uint64_t max_deadline_ms;      /* the longest deadline a request may ask for */
+  uint64_t snapshot_deadline_ms; /* a snapshot's init export at deploy (default 10 s) */
+  uint64_t stdout_limit_bytes;   /* captured stdout of a run; more is dropped */
   uint64_t stderr_limit_bytes;
 } wp_config_runtime;
 
@@ -99,6 +100,10 @@ typedef struct wp_daemon_config {
   /* [pool]; table_element_bytes is the embedder's (instance/) business and
    * keeps wp_pool_config_default()'s value. */
   wp_pool_config pool;
+  /* [pool] prewarm: slots a deploy leaves holding the module's image
+   * (docs/SNAPSHOTS.md); per deploy ?prewarm=N. Default 0. Kept out of
+   * wp_pool_config: it is the registry's business, not alloc/'s. */
+  uint32_t pool_prewarm;
   wp_config_server server;
   wp_config_runtime runtime;
   wp_config_log log;

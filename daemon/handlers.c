@@ -76,9 +76,23 @@ static json_t *module_json(wp_module *module, const wp_module_meta *meta) {
     json_object_set_new(obj, "tier_up_us", json_integer((json_int_t)meta->tierup_us));
   json_t *exports = json_array();
   size_t n = wp_module_export_count(module);
-  for (size_t i = 0; exports && i < n; i++)
-    json_array_append_new(exports, export_json(wp_module_export(module, i)));
+  for (size_t i = 0; exports && i < n; i++) {
+    const wp_export_info *e = wp_module_export(module, i);
+    if (!e->hidden) /* a snapshot's init export is gone */
+      json_array_append_new(exports, export_json(e));
+  }
   json_object_set_new(obj, "exports", exports);
+  wp_snapshot_info snap;
+  json_object_set_new(obj, "snapshot",
+                      wp_module_snapshot_info(module, &snap)
+                          ? json_pack("{s:s,s:I,s:I,s:i,s:I,s:I}", "init", snap.init, "pages",
+                                      (json_int_t)snap.pages, "bytes", (json_int_t)snap.bytes,
+                                      "globals", (int)snap.globals, "took_us",
+                                      (json_int_t)snap.took_us, "memory_bytes",
+                                      (json_int_t)snap.memory_bytes)
+                          : json_null());
+  json_object_set_new(obj, "prewarm", json_integer((json_int_t)meta->prewarm));
+  json_object_set_new(obj, "prewarmed", json_integer((json_int_t)meta->prewarmed));
   wp_module_limits lim;
   wp_module_get_limits(module, &lim);
   json_t *limits = json_object();
@@ -298,9 +312,50 @@ static void handle_module_get(wp_exchange *x) {
 
 typedef struct deploy_result {
   bool replaced;
-  uint64_t max_memory_bytes; /* ?max_memory= */
+  wp_deploy_options opts; /* ?max_memory=, ?init=, ?prewarm= */
+  char init[256];         /* opts.init points here when ?init= names an export */
   wp_module_meta meta;
 } deploy_result;
+
+/* ?init=EXPORT (the snapshot's init export) or ?init=none, and ?prewarm=N.
+ * Answers 400 itself and returns false when one is malformed. */
+static bool pick_snapshot(wp_exchange *x, deploy_result *r) {
+  r->opts.prewarm = -1;
+  wp_query_iter it;
+  wp_buf key, value;
+  wp_buf_init(&key);
+  wp_buf_init(&value);
+  wp_query_iter_init(&it, x->req->query, x->req->query_len);
+  bool ok = true;
+  while (ok && wp_query_next(&it, &key, &value) == 1) {
+    if (!key.data)
+      continue;
+    if (strcmp(key.data, "init") == 0) {
+      if (!value.data || !value.data[0] || strlen(value.data) >= sizeof r->init) {
+        wp_exchange_respond_error(x, WP_EBAD_REQUEST,
+                                  "init: must name an export (under 256 bytes) or be none");
+        ok = false;
+      } else if (strcmp(value.data, "none") == 0) {
+        r->opts.no_snapshot = true;
+      } else {
+        snprintf(r->init, sizeof r->init, "%s", value.data);
+        r->opts.init = r->init;
+      }
+    } else if (strcmp(key.data, "prewarm") == 0) {
+      char *end = NULL;
+      unsigned long n = value.data ? strtoul(value.data, &end, 10) : 0;
+      if (!value.data || !value.data[0] || *end || value.data[0] == '-' || n > (1u << 20)) {
+        wp_exchange_respond_error(x, WP_EBAD_REQUEST, "prewarm: must be a count of slots");
+        ok = false;
+      } else {
+        r->opts.prewarm = (int64_t)n;
+      }
+    }
+  }
+  wp_buf_free(&key);
+  wp_buf_free(&value);
+  return ok;
+}
 
 /* ?max_memory=SIZE on a deploy ("64MiB", or bytes): a cap on each memory
  * of every instance of the module. Answers 400 itself and returns false
@@ -332,9 +387,9 @@ static bool pick_max_memory(wp_exchange *x, uint64_t *out) {
 static void work_module_put(wp_exchange *x) {
   deploy_result *r = x->extra;
   wp_bytes name = x->route.module;
-  x->result_code =
-      wp_registry_deploy(x->daemon->registry, name.data, name.len, (const uint8_t *)x->req->body,
-                         x->req->body_len, r->max_memory_bytes, &r->replaced, &r->meta, &x->error);
+  x->result_code = wp_registry_deploy_with(x->daemon->registry, name.data, name.len,
+                                           (const uint8_t *)x->req->body, x->req->body_len,
+                                           &r->opts, &r->replaced, &r->meta, &x->error);
   if (x->result_code)
     return;
   wp_metrics_record_compile(x->daemon->metrics, r->meta.cache_hit, r->meta.load_us);
@@ -373,7 +428,8 @@ static void handle_module_put(wp_exchange *x) {
     wp_exchange_respond_error(x, WP_ENOMEM, NULL);
     return;
   }
-  if (!pick_max_memory(x, &((deploy_result *)x->extra)->max_memory_bytes))
+  deploy_result *r = x->extra;
+  if (!pick_max_memory(x, &r->opts.max_memory_bytes) || !pick_snapshot(x, r))
     return;
   wp_exchange_submit(x, work_module_put, finish_module_put);
 }

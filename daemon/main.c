@@ -125,6 +125,8 @@ static int run(const wp_daemon_config *cfg) {
     wp_runtime_destroy(d->rt);
     return 1;
   }
+  wp_registry_set_snapshot_defaults(d->registry, cfg->runtime.snapshot_deadline_ms,
+                                    cfg->pool_prewarm);
   size_t loaded, failed;
   wp_registry_reload(d->registry, &loaded, &failed);
   wp_log_info("registry_loaded", "dir=%s modules=%zu failed=%zu", cfg->runtime.module_dir, loaded,

@@ -6,7 +6,12 @@
  * reference. On disk, per module:
  *
  *   NAME.wasm   the binary as deployed
- *   NAME.json   {"name":..,"sha256":..,"size":..,"deployed_at_ms":..,"max_memory":..}
+ *   NAME.snap   its snapshot (instance/snapshot.c's blob), when it has one
+ *   NAME.json   {"name":..,"sha256":..,"size":..,"deployed_at_ms":..,"max_memory":..,
+ *                "init":<the snapshot's init export or null>,"prewarm":..}
+ *
+ * The manifest is written last and says whether NAME.snap belongs to the
+ * module ("init"); a NAME.snap the manifest does not name is stale.
  *
  * Writers (deploy, remove) also hold disk_lock from the first file write to
  * the publication, so disk and memory change in the same order for
@@ -47,8 +52,10 @@ struct wp_registry {
   pthread_rwlock_t lock; /* entries, count, cap */
   entry *entries;        /* sorted by meta.name */
   size_t count, cap;
-  pthread_mutex_t disk_lock; /* serializes writers: files then publication */
-  wp_tierup *tierup;         /* NULL: tier-up off */
+  pthread_mutex_t disk_lock;     /* serializes writers: files then publication */
+  wp_tierup *tierup;             /* NULL: tier-up off */
+  uint64_t snapshot_deadline_ms; /* [runtime] snapshot_deadline */
+  uint32_t prewarm_default;      /* [pool] prewarm */
   /* Compile counters (relaxed atomics: independent monotonic counts). */
   _Atomic uint64_t compiles[2], compile_us[2], tierups_done, tierups_failed;
 };
@@ -169,6 +176,7 @@ int wp_registry_create(wp_runtime *rt, const char *module_dir, wp_registry **out
   reg->dir_path = dir_path;
   reg->dir_fd = dir_fd;
   reg->lock_fd = lock_fd;
+  reg->snapshot_deadline_ms = 10000;
   pthread_rwlock_init(&reg->lock, NULL);
   pthread_mutex_init(&reg->disk_lock, NULL);
   *out = reg;
@@ -296,8 +304,8 @@ static int write_file_atomic(wp_registry *reg, const char *name, const void *dat
   return 0;
 }
 
-static int persist(wp_registry *reg, const wp_module_meta *meta, const uint8_t *wasm,
-                   size_t wasm_len, wp_error *err) {
+static int persist(wp_registry *reg, const wp_module_meta *meta, const wp_module *module,
+                   const uint8_t *wasm, size_t wasm_len, wp_error *err) {
   char file[WP_REGISTRY_NAME_MAX + 8];
   snprintf(file, sizeof file, "%s.wasm", meta->name);
   int rc = write_file_atomic(reg, file, wasm, wasm_len);
@@ -305,10 +313,22 @@ static int persist(wp_registry *reg, const wp_module_meta *meta, const uint8_t *
     set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
     return WP_EIO;
   }
+  size_t snap_len = 0;
+  const uint8_t *snap = wp_module_snapshot_bytes(module, &snap_len);
+  wp_snapshot_info snap_info;
+  bool has_snapshot = wp_module_snapshot_info(module, &snap_info);
+  snprintf(file, sizeof file, "%s.snap", meta->name);
+  rc = snap ? write_file_atomic(reg, file, snap, snap_len) : 0;
+  if (rc) {
+    set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
+    return WP_EIO;
+  }
   json_t *manifest =
-      json_pack("{s:s,s:s,s:I,s:I,s:I}", "name", meta->name, "sha256", meta->sha256, "size",
+      json_pack("{s:s,s:s,s:I,s:I,s:I,s:o,s:I}", "name", meta->name, "sha256", meta->sha256, "size",
                 (json_int_t)meta->wasm_bytes, "deployed_at_ms", (json_int_t)meta->deployed_at_ms,
-                "max_memory", (json_int_t)meta->max_memory_bytes);
+                "max_memory", (json_int_t)meta->max_memory_bytes, "init",
+                has_snapshot ? json_string(snap_info.init) : json_null(), "prewarm",
+                (json_int_t)meta->prewarm);
   char *text = manifest ? json_dumps(manifest, JSON_INDENT(2)) : NULL;
   json_decref(manifest);
   if (!text) {
@@ -324,7 +344,74 @@ static int persist(wp_registry *reg, const wp_module_meta *meta, const uint8_t *
     set_err(err, WP_EIO, "%s/%s: %s", reg->dir_path, file, strerror(-rc));
     return WP_EIO;
   }
+  /* A redeploy without a snapshot: the old one is stale (the manifest no
+   * longer names it), so removing it can only fail harmlessly. */
+  snprintf(file, sizeof file, "%s.snap", meta->name);
+  if (!snap)
+    unlinkat(reg->dir_fd, file, 0);
   return 0;
+}
+
+/* Takes the deploy's snapshot, if it asks for one (see wp_deploy_options). */
+static int snapshot_module(wp_registry *reg, wp_module *module, const wp_deploy_options *opts,
+                           wp_error *err) {
+  if (opts->no_snapshot)
+    return 0;
+  const char *init = opts->init;
+  if (!init) {
+    if (!wp_module_find_export(module, WP_SNAPSHOT_DEFAULT_INIT, strlen(WP_SNAPSHOT_DEFAULT_INIT)))
+      return 0;
+    init = WP_SNAPSHOT_DEFAULT_INIT;
+  }
+  return wp_module_snapshot(module, init, reg->snapshot_deadline_ms, err);
+}
+
+/* Reads one byte of every page of the image in an instance's exported
+ * memory: the slot's mapping then holds those page-cache pages, and a
+ * release keeps them (a reset restores or drops written pages only), so
+ * the next holder reads them without a fault. */
+static void touch_image(wp_instance *inst, uint64_t image_bytes) {
+  uint64_t size = 0;
+  const volatile uint8_t *base = wp_instance_memory(inst, &size);
+  if (!base)
+    return;
+  uint64_t end = image_bytes < size ? image_bytes : size;
+  uint8_t sink = 0;
+  for (uint64_t at = 0; at < end; at += 4096)
+    sink ^= base[at];
+  (void)sink;
+}
+
+/* Leaves up to count memory slots holding the module's image (and their
+ * instance areas warm): instantiates them all at once, so each takes its
+ * own slot, faults the image's pages in, then releases them; the allocator
+ * keeps them warm for the module (affinity) like any released slot, under
+ * max_unused_warm_slots. Returns how many slots were warmed. */
+static uint32_t prewarm(wp_registry *reg, wp_module *module, uint32_t count) {
+  if (count == 0)
+    return 0;
+  wp_instance **held = calloc(count, sizeof *held);
+  if (!held)
+    return 0;
+  wp_module_limits limits;
+  wp_module_get_limits(module, &limits);
+  uint32_t warmed = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    wp_error err = {0};
+    if (wp_instance_create(reg->rt, module, NULL, &held[warmed], &err) != 0)
+      break; /* the pool is full: warm what fitted */
+    touch_image(held[warmed], limits.image_bytes);
+    warmed++;
+  }
+  for (uint32_t i = 0; i < warmed; i++)
+    wp_instance_destroy(held[i]);
+  free(held);
+  return warmed;
+}
+
+void wp_registry_set_snapshot_defaults(wp_registry *reg, uint64_t deadline_ms, uint32_t prewarm) {
+  reg->snapshot_deadline_ms = deadline_ms;
+  reg->prewarm_default = prewarm;
 }
 
 static void count_compile(wp_registry *reg, const wp_module *module, uint64_t us) {
@@ -372,6 +459,27 @@ static void queue_tierup(wp_registry *reg, const wp_module_meta *meta, const uin
     wp_log_warn("tierup_skip", "module=%s error=\"out of memory\"", meta->name);
 }
 
+/* A tier-1 module replaces tier-0 code with the same starting state: the
+ * published module's snapshot is loaded into it before the swap. */
+static int carry_snapshot(wp_registry *reg, const char *name, const char *sha256,
+                          wp_module *module) {
+  wp_module *published = NULL;
+  wp_module_meta meta;
+  if (wp_registry_get(reg, name, strlen(name), &published, &meta) != 0)
+    return 0; /* deleted meanwhile: the swap will not happen */
+  int rc = 0;
+  size_t len = 0;
+  const uint8_t *bytes = wp_module_snapshot_bytes(published, &len);
+  if (bytes && strcmp(meta.sha256, sha256) == 0) {
+    wp_error err = {0};
+    rc = wp_module_snapshot_load(module, bytes, len, &err);
+    if (rc)
+      wp_log_warn("snapshot_tier_up", "module=%s error=\"%s\"", name, err.message);
+  }
+  wp_module_release(published);
+  return rc;
+}
+
 /* A tier-up finished (on a tier-up thread): swap the published module when
  * it is still the same bytes (a redeploy or delete meanwhile wins). */
 static void tierup_done(void *ctx, const char *name, const char *sha256, wp_module *module,
@@ -383,6 +491,12 @@ static void tierup_done(void *ctx, const char *name, const char *sha256, wp_modu
    * release the module, and a stale one is released below. */
   if (module)
     count_compile(reg, module, duration_us);
+  if (module && carry_snapshot(reg, name, sha256, module) != 0) {
+    wp_module_release(module);
+    module = NULL;
+    static const wp_error snap_err = {WP_ESNAPSHOT, "cannot carry the snapshot to tier 1"};
+    err = &snap_err;
+  }
   pthread_rwlock_wrlock(&reg->lock);
   bool found;
   size_t at = find_slot(reg, name, strlen(name), &found);
@@ -433,10 +547,33 @@ void wp_registry_compile_stats_get(wp_registry *reg, wp_registry_compile_stats *
   out->in_flight = reg->tierup ? wp_tierup_in_flight(reg->tierup) : 0;
 }
 
+/* Warms the published module's slots and records how many in its entry
+ * (the module may have been replaced meanwhile: then nothing is recorded). */
+static void set_prewarmed(wp_registry *reg, wp_module *module, wp_module_meta *meta) {
+  if (meta->prewarm == 0)
+    return;
+  meta->prewarmed = prewarm(reg, module, meta->prewarm);
+  pthread_rwlock_wrlock(&reg->lock);
+  bool found;
+  size_t at = find_slot(reg, meta->name, strlen(meta->name), &found);
+  if (found && reg->entries[at].module == module)
+    reg->entries[at].meta.prewarmed = meta->prewarmed;
+  pthread_rwlock_unlock(&reg->lock);
+}
+
 int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
                        size_t wasm_len, uint64_t max_memory_bytes, bool *replaced,
                        wp_module_meta *meta_out, wp_error *err) {
+  wp_deploy_options opts = {.max_memory_bytes = max_memory_bytes, .prewarm = -1};
+  return wp_registry_deploy_with(reg, name, name_len, wasm, wasm_len, &opts, replaced, meta_out,
+                                 err);
+}
+
+int wp_registry_deploy_with(wp_registry *reg, const char *name, size_t name_len,
+                            const uint8_t *wasm, size_t wasm_len, const wp_deploy_options *opts,
+                            bool *replaced, wp_module_meta *meta_out, wp_error *err) {
   *replaced = false;
+  uint64_t max_memory_bytes = opts->max_memory_bytes;
   if (!wp_name_valid(name, name_len)) {
     set_err(err, WP_EBAD_REQUEST, "module name must be %s", WP_NAME_RULE);
     return WP_EBAD_REQUEST;
@@ -446,18 +583,27 @@ int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, cons
   memcpy(meta.name, name, name_len);
   meta.max_memory_bytes = max_memory_bytes;
   wp_module *module;
+  meta.prewarm = opts->prewarm >= 0 ? (uint32_t)opts->prewarm : reg->prewarm_default;
   int rc = load_module(reg, wasm, wasm_len, &module, &meta, false, err);
   if (rc)
     return rc;
+  /* Before publishing: the module is not shared yet. */
+  rc = snapshot_module(reg, module, opts, err);
+  if (rc) {
+    wp_module_release(module);
+    return rc;
+  }
   meta.deployed_at_ms = now_ms();
 
   pthread_mutex_lock(&reg->disk_lock);
-  rc = persist(reg, &meta, wasm, wasm_len, err);
+  rc = persist(reg, &meta, module, wasm, wasm_len, err);
   wp_module *old = NULL;
   if (rc == 0) {
     rc = publish(reg, module, &meta, &old);
     if (rc)
       set_err(err, rc, "out of memory");
+    else
+      wp_module_retain(module); /* for prewarm: a redeploy may replace it now */
   }
   pthread_mutex_unlock(&reg->disk_lock);
   if (rc) {
@@ -468,6 +614,8 @@ int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, cons
     *replaced = true;
     wp_module_release(old);
   }
+  set_prewarmed(reg, module, &meta);
+  wp_module_release(module);
   queue_tierup(reg, &meta, wasm, wasm_len);
   if (meta_out)
     *meta_out = meta;
@@ -545,6 +693,11 @@ int wp_registry_remove(wp_registry *reg, const char *name, size_t name_len, wp_e
                    reg->dir_path, json_file, strerror(-back));
   }
   free(manifest);
+  if (!failed) { /* never read without the manifest: a leftover is harmless */
+    char snap_file[WP_REGISTRY_NAME_MAX + 8];
+    snprintf(snap_file, sizeof snap_file, "%.*s.snap", (int)name_len, name);
+    unlinkat(reg->dir_fd, snap_file, 0);
+  }
   if (failed) {
     pthread_mutex_unlock(&reg->disk_lock);
     wp_module_release(module);
@@ -626,6 +779,33 @@ static int read_file(wp_registry *reg, const char *name, uint8_t **data, size_t 
   return 0;
 }
 
+/* Gives a reloaded module the snapshot its manifest names: NAME.snap, or,
+ * when that is missing or does not fit, a new run of init (it is the same
+ * code, so the same state; logged). err->code is set on failure. */
+static int restore_snapshot(wp_registry *reg, wp_module *module, const char *name, const char *init,
+                            wp_error *err) {
+  char snap_file[WP_REGISTRY_NAME_MAX + 8];
+  snprintf(snap_file, sizeof snap_file, "%s.snap", name);
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  int rc = read_file(reg, snap_file, &bytes, &len);
+  if (rc == 0) {
+    rc = wp_module_snapshot_load(module, bytes, len, err);
+    free(bytes);
+    if (rc == 0)
+      return 0;
+    wp_log_warn("snapshot_reload", "module=%s file=%s error=\"%s\" action=\"run %s again\"", name,
+                snap_file, err->message, init);
+  } else {
+    wp_log_warn("snapshot_reload", "module=%s file=%s error=\"%s\" action=\"run %s again\"", name,
+                snap_file, strerror(-rc), init);
+  }
+  rc = wp_module_snapshot(module, init, reg->snapshot_deadline_ms, err);
+  if (rc)
+    err->code = rc;
+  return rc;
+}
+
 /* Loads one module from its manifest file name ("NAME.json"). */
 static int reload_one(wp_registry *reg, const char *manifest_file) {
   size_t stem_len = strlen(manifest_file) - 5;
@@ -659,6 +839,11 @@ static int reload_one(wp_registry *reg, const char *manifest_file) {
   snprintf(meta.name, sizeof meta.name, "%s", name);
   meta.deployed_at_ms = json_integer_value(json_object_get(manifest, "deployed_at_ms"));
   meta.max_memory_bytes = (uint64_t)json_integer_value(json_object_get(manifest, "max_memory"));
+  meta.prewarm = (uint32_t)json_integer_value(json_object_get(manifest, "prewarm"));
+  char init[256] = "";
+  const char *init_text = json_string_value(json_object_get(manifest, "init"));
+  if (init_text)
+    snprintf(init, sizeof init, "%s", init_text);
   char want_sha[65];
   snprintf(want_sha, sizeof want_sha, "%s",
            json_string_value(json_object_get(manifest, "sha256"))
@@ -684,6 +869,13 @@ static int reload_one(wp_registry *reg, const char *manifest_file) {
                  err.message);
     return rc;
   }
+  if (init[0] && restore_snapshot(reg, module, name, init, &err) != 0) {
+    free(wasm);
+    wp_module_release(module);
+    wp_log_error("registry_skip", "module=%s code=%s error=\"%s\"", name, wp_err_name(err.code),
+                 err.message);
+    return err.code;
+  }
   /* A crash between the two renames of a redeploy leaves the new binary
    * with the old manifest; the binary is what was deployed last. */
   if (strcmp(want_sha, meta.sha256) != 0)
@@ -698,6 +890,7 @@ static int reload_one(wp_registry *reg, const char *manifest_file) {
   }
   if (old)
     wp_module_release(old);
+  set_prewarmed(reg, module, &meta); /* start-up: nothing can replace it yet */
   queue_tierup(reg, &meta, wasm, wasm_len);
   free(wasm);
   wp_log_info("module_loaded", "module=%s bytes=%llu cache=%s tier=%d load_us=%llu", name,

@@ -54,7 +54,22 @@ typedef struct wp_module_meta {
   /* The deploy's cap on each memory of every instance (0: the module's own
    * maximum): memory.grow past it returns -1. Persisted in the manifest. */
   uint64_t max_memory_bytes;
+  /* Prewarm (docs/SNAPSHOTS.md): slots asked to hold the module's image
+   * after the deploy (persisted), and how many did. */
+  uint32_t prewarm;
+  uint32_t prewarmed;
 } wp_module_meta;
+
+/* How a deploy treats the module beyond compiling it. */
+typedef struct wp_deploy_options {
+  uint64_t max_memory_bytes; /* cap on each memory (0: none) */
+  /* The export a snapshot runs (docs/SNAPSHOTS.md). NULL: "wizer.initialize"
+   * when the module exports it, else no snapshot; a named export that is
+   * missing fails the deploy. */
+  const char *init;
+  bool no_snapshot; /* ?init=none */
+  int64_t prewarm;  /* slots to warm; -1: the registry's default */
+} wp_deploy_options;
 
 /* Compiles so far, by tier, and tier-ups in flight (for /metrics). */
 typedef struct wp_registry_compile_stats {
@@ -98,6 +113,16 @@ void wp_registry_reload(wp_registry *reg, size_t *loaded, size_t *failed);
 int wp_registry_deploy(wp_registry *reg, const char *name, size_t name_len, const uint8_t *wasm,
                        size_t wasm_len, uint64_t max_memory_bytes, bool *replaced,
                        wp_module_meta *meta, wp_error *err);
+
+/* Snapshot and prewarm defaults ([runtime] snapshot_deadline, [pool]
+ * prewarm). Call before wp_registry_reload. */
+void wp_registry_set_snapshot_defaults(wp_registry *reg, uint64_t deadline_ms, uint32_t prewarm);
+
+/* wp_registry_deploy with options: a snapshot (WP_ESNAPSHOT when it cannot
+ * be taken), persisted as NAME.snap with the module, and prewarmed slots. */
+int wp_registry_deploy_with(wp_registry *reg, const char *name, size_t name_len,
+                            const uint8_t *wasm, size_t wasm_len, const wp_deploy_options *opts,
+                            bool *replaced, wp_module_meta *meta, wp_error *err);
 
 /* Looks a module up: *module gets a new reference (wp_module_release it)
  * and meta (may be NULL) its description. WP_ENO_MODULE. */

@@ -503,7 +503,69 @@ static uint32_t distinct_import_modules(const wp__module_info *info) {
   return count;
 }
 
-static void write_instantiate(FILE *f, const wp__module_info *info) {
+/* The instance-struct field of each defined global, read from the
+ * generated header: wasm2c 1.0.36 writes `struct w2c_m` as the imported
+ * modules' instance pointers and imported globals, memories and tables (all
+ * pointers), then one field per defined global in definition order, then the
+ * memories and tables. A global's field name depends on the name section,
+ * so it is read rather than predicted; each line's type is checked against
+ * the global's. Returns a malloc'd array of global_count names, or NULL when
+ * the header does not match (the glue then offers no global offsets and
+ * snapshots refuse the module). */
+static char **read_global_fields(const wp__module_info *info, const char *header_path) {
+  if (info->global_count == 0)
+    return NULL;
+  FILE *h = fopen(header_path, "r");
+  if (!h)
+    return NULL;
+  char **names = calloc(info->global_count, sizeof(char *));
+  char line[1024];
+  bool inside = false;
+  uint32_t found = 0;
+  while (names && found < info->global_count && fgets(line, sizeof(line), h)) {
+    if (!inside) {
+      inside = strncmp(line, "typedef struct w2c_m {", 22) == 0;
+      continue;
+    }
+    if (line[0] == '}')
+      break;
+    const char *field = line;
+    while (*field == ' ')
+      field++;
+    if (strncmp(field, "/*", 2) == 0 || strchr(field, '*'))
+      continue; /* a comment, or an import's pointer */
+    const char *type = c_type(info->globals[found].type.type);
+    size_t type_len = type ? strlen(type) : 0;
+    if (!type || strncmp(field, type, type_len) != 0 || field[type_len] != ' ')
+      break;
+    const char *name = field + type_len + 1;
+    size_t name_len = strcspn(name, ";");
+    if (name[name_len] != ';')
+      break;
+    names[found] = malloc(name_len + 1);
+    if (!names[found])
+      break;
+    memcpy(names[found], name, name_len);
+    names[found][name_len] = 0;
+    found++;
+  }
+  fclose(h);
+  if (names && found == info->global_count)
+    return names;
+  for (uint32_t i = 0; names && i < info->global_count; i++)
+    free(names[i]);
+  free(names);
+  return NULL;
+}
+
+static void write_global_offsets(FILE *f, const wp__module_info *info, char **fields) {
+  fputs("static const unsigned long wp_global_offsets[] = {", f);
+  for (uint32_t i = 0; fields && i < info->global_count; i++)
+    fprintf(f, "(unsigned long)&((w2c_m *)0)->%s, ", fields[i]);
+  fputs("0};\n", f);
+}
+
+static void write_instantiate(FILE *f, const wp__module_info *info, bool has_global_offsets) {
   fputs("void wp_tags_set(const void *const *values);\n", f);
   fputs("static void wp_instantiate(void *inst, void *imports) {\n", f);
   fprintf(f, "  const void *tags[%u];\n  uint32_t n = 0;\n  (void)n;\n", info->imported_tags + 1);
@@ -519,8 +581,10 @@ static void write_instantiate(FILE *f, const wp__module_info *info) {
   fputs("static void wp_free(void *inst) { wasm2c_m_free((w2c_m *)inst); }\n", f);
   fprintf(f,
           "__attribute__((visibility(\"default\"))) const wp_glue_module wp_glue_descriptor = {\n"
-          "  %uu, sizeof(w2c_m), wp_bind, wp_instantiate, wp_free, %uu, wp_exports, %uu};\n",
-          WP__GLUE_ABI_VERSION, info->export_count, info->import_count);
+          "  %uu, sizeof(w2c_m), wp_bind, wp_instantiate, wp_free, %uu, wp_exports, %uu,\n"
+          "  %uu, wp_global_offsets};\n",
+          WP__GLUE_ABI_VERSION, info->export_count, info->import_count,
+          has_global_offsets ? info->global_count : 0u);
 }
 
 int wp__glue_write(const wp__module_info *info, const char *generated_h, const char *glue_path,
@@ -546,8 +610,18 @@ int wp__glue_write(const wp__module_info *info, const char *generated_h, const c
     rc = write_export_bodies(f, info, err);
   if (rc == 0)
     rc = write_export_table(f, info, err);
-  if (rc == 0)
-    write_instantiate(f, info);
+  if (rc == 0) {
+    char header_path[4200];
+    const char *slash = strrchr(glue_path, '/');
+    snprintf(header_path, sizeof(header_path), "%.*s%s", slash ? (int)(slash - glue_path + 1) : 0,
+             glue_path, generated_h);
+    char **fields = read_global_fields(info, header_path);
+    write_global_offsets(f, info, fields);
+    write_instantiate(f, info, fields != NULL);
+    for (uint32_t i = 0; fields && i < info->global_count; i++)
+      free(fields[i]);
+    free(fields);
+  }
   if (fclose(f) != 0 && rc == 0)
     rc = wp__error(err, WP_EIO, "cannot write %s", glue_path);
   return rc;

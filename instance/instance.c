@@ -94,9 +94,13 @@ static int plan_slots(wp_instance *inst, wp_error *err) {
      * only ever gets a guarded slot. */
     inst->slots.memories[i].slot_class = mod->memory_class;
     const wp_image *image = i == 0 && info->imported_memories == 0 ? mod->image : NULL;
+    /* A snapshot's memory starts at the size init left it (snapshot.c). */
+    uint64_t initial_bytes = l->min * 65536;
+    if (i == 0 && mod->snapshot && mod->snapshot->memory_bytes > initial_bytes)
+      initial_bytes = mod->snapshot->memory_bytes;
     int rc = l->min > UINT64_MAX / 65536 ? WP_ELIMIT
                                          : wp__memory_plan(inst->rt, &inst->slots.memories[i],
-                                                           l->min * 65536, max_bytes, image);
+                                                           initial_bytes, max_bytes, image);
     if (rc != 0)
       return wp__error(err, rc, "memory %u of %llu pages: %s", i + info->imported_memories,
                        (unsigned long long)l->min, wp_strerror(rc));
@@ -193,7 +197,10 @@ int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options
   }
   if (mem_exp)
     wp__wasi_ctx_set_memory(&inst->wasi, mem_exp->get(inst->area));
-  if (mod->initialize_export >= 0) {
+  /* A snapshot already holds what _initialize did (it ran before init). */
+  if (mod->snapshot)
+    wp__snapshot_apply_globals(mod, inst->area);
+  if (mod->initialize_export >= 0 && !mod->snapshot) {
     const wp_glue_export *init = &mod->glue->exports[mod->initialize_export];
     wp_glue_cell none[1];
     call_args c = {init, inst->area, none, none};
@@ -266,7 +273,7 @@ static int find_export(wp_instance *inst, const char *name, size_t length, wp_ex
   const wp_module *mod = inst->mod;
   for (uint32_t i = 0; i < mod->info.export_count; i++) {
     const wp_export_info *x = &mod->exports[i];
-    if (x->name_length != length || memcmp(x->name, name, length) != 0)
+    if (x->hidden || x->name_length != length || memcmp(x->name, name, length) != 0)
       continue;
     bool callable = mod->glue->exports[i].call != NULL;
     if (x->kind != kind || (kind == WP_EXTERN_FUNC && !callable))

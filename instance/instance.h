@@ -206,6 +206,7 @@ typedef struct wp_export_info {
   const wp_valtype *params, *results;
   wp_valtype global_type; /* globals */
   bool global_mutable;
+  bool hidden; /* a snapshot's init export: neither listed nor callable */
 } wp_export_info;
 
 size_t wp_module_export_count(const wp_module *mod);
@@ -227,6 +228,39 @@ typedef struct wp_module_limits {
 } wp_module_limits;
 
 void wp_module_get_limits(const wp_module *mod, wp_module_limits *out);
+
+/* ---- Snapshots (snapshot.c, docs/SNAPSHOTS.md) --------------------------- */
+
+/* The export a module names for pre-initialisation, as Wizer does. */
+#define WP_SNAPSHOT_DEFAULT_INIT "wizer.initialize"
+
+typedef struct wp_snapshot_info {
+  const char *init;      /* the export that ran */
+  uint64_t memory_bytes; /* memory 0's size after init: every instance's initial size */
+  uint64_t pages;        /* non-zero 4 KiB pages in the image */
+  uint64_t bytes;        /* bytes of those pages */
+  uint32_t globals;      /* mutable globals carried */
+  uint64_t took_us;      /* wall time of the snapshot at deploy */
+} wp_snapshot_info;
+
+/* Runs the export init (() -> ()) once in a pooled instance, with a
+ * deadline (0: none), and makes what it leaves the module's starting state:
+ * memory 0 (its non-zero pages become the CoW image, its size the initial
+ * size) and every defined mutable global. The export is hidden afterwards,
+ * and _initialize (which ran first) does not run again. Call at deploy,
+ * before the module is shared. WP_ESNAPSHOT with the reason for what cannot
+ * be carried faithfully (a trap or timeout in init, a table it changed, a
+ * stdio fd it closed, a start function, data the code copies itself, more
+ * than one memory, no such () -> () export, ...). */
+int wp_module_snapshot(wp_module *mod, const char *init, uint64_t deadline_ms, wp_error *err);
+/* False when the module has no snapshot. */
+bool wp_module_snapshot_info(const wp_module *mod, wp_snapshot_info *out);
+/* The snapshot as a self-contained byte string (the file a registry keeps
+ * next to the module): valid while the module lives. NULL: no snapshot. */
+const uint8_t *wp_module_snapshot_bytes(const wp_module *mod, size_t *length);
+/* Installs a snapshot saved by wp_module_snapshot_bytes() for the same
+ * module (a restart). Copies bytes. WP_ESNAPSHOT when they do not fit it. */
+int wp_module_snapshot_load(wp_module *mod, const uint8_t *bytes, size_t length, wp_error *err);
 
 /* ---- Linking (spec suite) ------------------------------------------------ */
 

@@ -440,6 +440,7 @@ void wp_module_release(wp_module *mod) {
     dlclose(mod->dl);
   if (mod->image)
     wp_image_release(mod->image);
+  wp__snapshot_free(mod->snapshot);
   free(mod->exports);
   free(mod->export_types);
   wp__module_info_free(&mod->info);
@@ -468,7 +469,8 @@ const wp_export_info *wp_module_export(const wp_module *mod, size_t i) {
 
 const wp_export_info *wp_module_find_export(const wp_module *mod, const char *name, size_t length) {
   for (uint32_t i = 0; i < mod->info.export_count; i++) {
-    if (mod->exports[i].name_length == length && memcmp(mod->exports[i].name, name, length) == 0)
+    if (!mod->exports[i].hidden && mod->exports[i].name_length == length &&
+        memcmp(mod->exports[i].name, name, length) == 0)
       return &mod->exports[i];
   }
   return NULL;

@@ -32,10 +32,27 @@ struct wp_module {
   wp_export_info *exports;
   wp_valtype *export_types; /* storage for every export's params/results */
   wp_module_limits limits;
-  int32_t memory_export;     /* first exported memory, -1 if none */
-  int32_t start_export;      /* _start, -1 if none */
-  int32_t initialize_export; /* _initialize, -1 if none */
+  int32_t memory_export;         /* first exported memory, -1 if none */
+  int32_t start_export;          /* _start, -1 if none */
+  int32_t initialize_export;     /* _initialize, -1 if none */
+  struct wp__snapshot *snapshot; /* NULL: none (snapshot.c) */
 };
+
+/* snapshot.c: the starting state a snapshot gives every instance. */
+typedef struct wp__snapshot {
+  char *init;
+  uint64_t memory_bytes;   /* memory 0's initial size */
+  uint32_t global_count;   /* defined globals, as the glue's offsets */
+  uint8_t *global_mutable; /* per defined global: carried */
+  uint8_t (*globals)[16];  /* per defined global: its value bytes */
+  wp_snapshot_info info;
+  uint8_t *blob; /* the persisted form; the image's bytes point into it */
+  size_t blob_length;
+} wp__snapshot;
+
+void wp__snapshot_free(wp__snapshot *snap);
+/* Writes the snapshot's globals into a freshly instantiated instance. */
+void wp__snapshot_apply_globals(const wp_module *mod, void *area);
 
 /* An instance owns its slots (Wasmtime's InstanceAllocator): the instance
  * area, then one memory slot per defined memory and one table slot per

@@ -49,6 +49,10 @@
  * void * first; host is non-zero when fn is host code (deadline signals are
  * deferred while it runs). ptr is the global / memory / table / tag of an
  * import.
+ * wp_glue_module.global_offsets: the byte offset in the instance struct of
+ * each defined global, in definition order (global_count of them; 0 when
+ * glue.c could not match the generated struct): snapshots read and write
+ * mutable globals through them (snapshot.c).
  * Values cross the trampolines in 16-byte cells (lo holds every scalar type,
  * floats as bits and references as pointers; a v128 fills lo and hi). */
 WP__GLUE_ABI(
@@ -100,11 +104,13 @@ WP__GLUE_ABI(
       unsigned export_count;
       const wp_glue_export *exports;
       unsigned import_count;
+      unsigned global_count;
+      const unsigned long *global_offsets;
     } wp_glue_module;)
 
 /* Bumped when the meaning (not the layout) of the ABI, or what glue.c
  * writes, changes: it is part of the cache key. */
-#define WP__GLUE_ABI_VERSION 4u
+#define WP__GLUE_ABI_VERSION 5u
 
 /* The one host table (runtime.c). */
 extern const wp_glue_host wp__glue_host;

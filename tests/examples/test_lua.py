@@ -9,8 +9,8 @@
 - test_wizer_*: Wizer 10.0.0 (scripts/wizer.sh) pre-initialises lua.wasm
   with --allow-wasi; its output has no init export, deploys plainly and
   answers byte for byte the same.
-- test_snapshot_*: the daemon's own snapshot at deploy (issue 13 item 1, on
-  another branch). See SNAPSHOT_MERGED.
+- test_snapshot_*: the daemon's own snapshot at deploy (issue 13 item 1,
+  docs/SNAPSHOTS.md). See SNAPSHOT_MERGED.
 
 The expected answers are pinned: app.lua is deterministic (fixed random and
 hash seeds), so every build, tier and way of initialising gives these bytes.
@@ -37,7 +37,7 @@ from wp_harness import Daemon  # noqa: E402
 # snapshot support on its own (lua.wasm deploys without its wizer.initialize
 # export, or the module description mentions a snapshot), they run and FAIL
 # on any wrong answer or missing snapshot.
-SNAPSHOT_MERGED = False
+SNAPSHOT_MERGED = True
 
 WIZER = None
 SLOW = {"X-Wasmpool-Deadline-Ms": "60000"}  # lazy init at tier 0 takes seconds
