@@ -331,20 +331,15 @@ static int cmd_run(wp_client *client, int argc, char **argv) {
   return rc;
 }
 
-/* Prints one page of GET /v1/instances; copies its "next" cursor into
- * next (empty at the last page). */
-static int print_instance_page(wp_client *client, const char *after, bool header, char next[64]) {
-  char path[128];
-  snprintf(path, sizeof path, "/v1/instances?limit=1000%s%s", after[0] ? "&after=" : "", after);
-  next[0] = '\0';
+static int cmd_instances(wp_client *client, int argc, char **argv) {
   wp_client_response resp = {0};
-  int rc = request(client, "GET", path, NULL, 0, NULL, 0, &resp);
+  int rc = request(client, "GET", "/v1/instances", NULL, 0, NULL, 0, &resp);
   if (rc == 0 && (rc = check_status(&resp)) == 0) {
     json_t *body = body_json(&resp);
     json_t *list = json_object_get(body, "instances");
     size_t i;
     json_t *inst;
-    if (header && json_array_size(list))
+    if (json_array_size(list))
       printf("%-32s  %-24s %8s %10s\n", "ID", "MODULE", "CALLS", "IDLE_MS");
     json_array_foreach(list, i, inst) {
       printf("%-32s  %-24s %8lld %10lld\n", json_string_value(json_object_get(inst, "id")),
@@ -352,28 +347,11 @@ static int print_instance_page(wp_client *client, const char *after, bool header
              (long long)json_integer_value(json_object_get(inst, "calls")),
              (long long)json_integer_value(json_object_get(inst, "idle_ms")));
     }
-    const char *cursor = json_string_value(json_object_get(body, "next"));
-    if (cursor && strlen(cursor) < 64)
-      snprintf(next, 64, "%s", cursor);
     rc = body ? 0 : 1;
     json_decref(body);
   }
   wp_client_response_free(&resp);
-  return rc;
-}
-
-/* The daemon lists instances a page at a time; follow the pages. */
-static int cmd_instances(wp_client *client, int argc, char **argv) {
-  char after[64] = "", next[64];
-  bool first = true;
-  for (;;) {
-    if (print_instance_page(client, after, first, next) != 0)
-      return 1;
-    if (!next[0])
-      return 0;
-    memcpy(after, next, sizeof after);
-    first = false;
-  }
+  return rc ? 1 : 0;
 }
 
 static int cmd_health(wp_client *client, int argc, char **argv) {

@@ -481,54 +481,10 @@ static void handle_instance_create(wp_exchange *x) {
                         finish_201);
 }
 
-#define LIST_LIMIT_DEFAULT 1000
-#define LIST_LIMIT_MAX     10000
-
-/* ?limit=N&after=ID of GET /v1/instances. Answers 400 itself and returns
- * false when either is malformed. */
-static bool pick_list_page(wp_exchange *x, size_t *limit, char after[WP_INSTANCE_ID_LEN + 1]) {
-  *limit = LIST_LIMIT_DEFAULT;
-  after[0] = '\0';
-  wp_query_iter it;
-  wp_buf key, value;
-  wp_buf_init(&key);
-  wp_buf_init(&value);
-  wp_query_iter_init(&it, x->req->query, x->req->query_len);
-  const char *why = NULL;
-  while (!why && wp_query_next(&it, &key, &value) == 1) {
-    const char *v = value.data ? value.data : "";
-    if (key.data && strcmp(key.data, "limit") == 0) {
-      bool digits = v[0] && strspn(v, "0123456789") == strlen(v) && strlen(v) <= 5;
-      unsigned long n = digits ? strtoul(v, NULL, 10) : 0;
-      if (n == 0 || n > LIST_LIMIT_MAX)
-        why = "limit must be an integer from 1 to 10000";
-      else
-        *limit = n;
-    } else if (key.data && strcmp(key.data, "after") == 0) {
-      if (strlen(v) != WP_INSTANCE_ID_LEN || strspn(v, "0123456789abcdef") != WP_INSTANCE_ID_LEN)
-        why = "after must be an instance id (32 lowercase hex digits)";
-      else
-        memcpy(after, v, WP_INSTANCE_ID_LEN + 1);
-    }
-  }
-  wp_buf_free(&key);
-  wp_buf_free(&value);
-  if (why)
-    wp_exchange_respond_error(x, WP_EBAD_REQUEST, why);
-  return why == NULL;
-}
-
-/* Paged (docs/API.md): one page is bounded work on the loop, whatever the
- * number of live instances; "next" is the cursor of the following page. */
 static void handle_instance_list(wp_exchange *x) {
-  size_t limit;
-  char after[WP_INSTANCE_ID_LEN + 1];
-  if (!pick_list_page(x, &limit, after))
-    return;
   wp_instance_info *items;
   size_t count;
-  bool more;
-  if (wp_instance_table_list(x->daemon->instances, after, limit, &items, &count, &more) != 0) {
+  if (wp_instance_table_list(x->daemon->instances, &items, &count) != 0) {
     wp_exchange_respond_error(x, WP_ENOMEM, NULL);
     return;
   }
@@ -538,9 +494,8 @@ static void handle_instance_list(wp_exchange *x) {
         list, json_pack("{s:s,s:s,s:I,s:I,s:I}", "id", items[i].id, "module", items[i].module,
                         "created_at_ms", (json_int_t)items[i].created_at_ms, "idle_ms",
                         (json_int_t)items[i].idle_ms, "calls", (json_int_t)items[i].calls));
-  json_t *next = more && count ? json_string(items[count - 1].id) : json_null();
   free(items);
-  wp_exchange_respond_json(x, 200, json_pack("{s:o,s:o}", "instances", list, "next", next));
+  wp_exchange_respond_json(x, 200, json_pack("{s:o}", "instances", list));
 }
 
 static void work_instance_call(wp_exchange *x) {

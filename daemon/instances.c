@@ -261,47 +261,17 @@ size_t wp_instance_table_count(wp_instance_table *table) {
   return n;
 }
 
-static int info_by_id(const void *a, const void *b) {
-  return strcmp(((const wp_instance_info *)a)->id, ((const wp_instance_info *)b)->id);
-}
-
-/* Buckets are the first three hex digits of the id, so walking them in
- * order walks ids in order, up to the order inside one bucket: whole
- * buckets are gathered until the page is full, then sorted and cut. */
-int wp_instance_table_list(wp_instance_table *table, const char *after, size_t limit,
-                           wp_instance_info **items, size_t *count, bool *more) {
+int wp_instance_table_list(wp_instance_table *table, wp_instance_info **items, size_t *count) {
   uint64_t now = mono_ms();
-  int first = 0;
-  if (after && *after) {
-    first = bucket_of(after, strlen(after));
-    if (first < 0)
-      first = 0; /* the handler checked the form; be safe anyway */
-  }
-  size_t cap = limit + 16, n = 0;
-  wp_instance_info *out = malloc(cap * sizeof *out);
-  if (!out)
-    return WP_ENOMEM;
-  *more = false;
   pthread_mutex_lock(&table->lock);
-  for (int b = first; b < BUCKETS; b++) {
-    if (n >= limit) {
-      for (int rest = b; rest < BUCKETS && !*more; rest++)
-        *more = table->buckets[rest] != NULL;
-      break;
-    }
+  wp_instance_info *out = calloc(table->count ? table->count : 1, sizeof *out);
+  if (!out) {
+    pthread_mutex_unlock(&table->lock);
+    return WP_ENOMEM;
+  }
+  size_t n = 0;
+  for (int b = 0; b < BUCKETS; b++) {
     for (wp_live_instance *live = table->buckets[b]; live; live = live->next) {
-      if (after && *after && strcmp(live->id, after) <= 0)
-        continue;
-      if (n == cap) {
-        wp_instance_info *bigger = realloc(out, 2 * cap * sizeof *out);
-        if (!bigger) {
-          pthread_mutex_unlock(&table->lock);
-          free(out);
-          return WP_ENOMEM;
-        }
-        out = bigger;
-        cap *= 2;
-      }
       wp_instance_info *info = &out[n++];
       memcpy(info->id, live->id, sizeof info->id);
       memcpy(info->module, live->module, sizeof info->module);
@@ -312,11 +282,6 @@ int wp_instance_table_list(wp_instance_table *table, const char *after, size_t l
     }
   }
   pthread_mutex_unlock(&table->lock);
-  qsort(out, n, sizeof *out, info_by_id);
-  if (n > limit) {
-    n = limit;
-    *more = true;
-  }
   *items = out;
   *count = n;
   return 0;

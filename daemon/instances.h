@@ -71,12 +71,7 @@ typedef struct wp_instance_info {
   uint64_t calls;
 } wp_instance_info;
 
-/* One page of the entries, in id order: at most limit (>= 1) entries whose
- * id is above after (NULL or "": from the first). *more says whether entries
- * follow the page. Costs O(limit + one bucket), not O(live instances), so
- * a listing of 100,000 instances is paged, never built at once. free()
- * *items. WP_ENOMEM. */
-int wp_instance_table_list(wp_instance_table *table, const char *after, size_t limit,
-                           wp_instance_info **items, size_t *count, bool *more);
+/* Snapshot of every entry (unordered). free() *items. WP_ENOMEM. */
+int wp_instance_table_list(wp_instance_table *table, wp_instance_info **items, size_t *count);
 
 #endif /* WP_DAEMON_INSTANCES_H */

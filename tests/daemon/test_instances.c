@@ -90,56 +90,12 @@ Test(instances, add_get_call_remove) {
 
   wp_instance_info *items;
   size_t count;
-  bool more = true;
-  cr_assert_eq(wp_instance_table_list(table, NULL, 10, &items, &count, &more), 0);
+  cr_assert_eq(wp_instance_table_list(table, &items, &count), 0);
   cr_assert_eq(count, 1);
-  cr_assert_not(more);
   cr_assert_str_eq(items[0].id, b);
   cr_assert_eq(items[0].calls, 0);
   free(items);
   wp_instance_table_destroy(table); /* releases b */
-  fixture_fini(&f);
-}
-
-/* Pages of 7 walk every instance once, in id order, and say when the last
- * one has been given. */
-Test(instances, list_pages_in_id_order) {
-  enum { LIVE = 40, PAGE = 7 };
-  fixture f;
-  wp_runtime_config cfg;
-  wp_runtime_config_default(&cfg);
-  cfg.pool.total_instances = LIVE;
-  cfg.cache_dir = WP_TEST_CACHE_DIR;
-  wp_error err = {0};
-  cr_assert_eq(wp_runtime_create(&cfg, &f.rt, &err), 0, "runtime: %s", err.message);
-  f.add = load(f.rt, "add.wasm");
-  f.trap = load(f.rt, "trap.wasm");
-  wp_instance_table *table;
-  cr_assert_eq(wp_instance_table_create(&table), 0);
-  char id[WP_INSTANCE_ID_LEN + 1];
-  for (int i = 0; i < LIVE; i++)
-    cr_assert_eq(wp_instance_table_add(table, instantiate(&f, f.add), "add", id), 0);
-  char after[WP_INSTANCE_ID_LEN + 1] = "";
-  size_t seen = 0, pages = 0;
-  bool more = true;
-  while (more) {
-    wp_instance_info *items;
-    size_t count;
-    cr_assert_eq(wp_instance_table_list(table, after, PAGE, &items, &count, &more), 0);
-    cr_assert_leq(count, PAGE);
-    cr_assert(count == PAGE || !more, "a short page must be the last");
-    for (size_t i = 0; i < count; i++) {
-      cr_assert_gt(strcmp(items[i].id, after), 0, "ids must rise across and within pages");
-      memcpy(after, items[i].id, sizeof after);
-    }
-    seen += count;
-    pages++;
-    free(items);
-    cr_assert_leq(pages, LIVE, "paging does not end");
-  }
-  cr_assert_eq(seen, LIVE);
-  cr_assert_eq(pages, (LIVE + PAGE - 1) / PAGE);
-  wp_instance_table_destroy(table);
   fixture_fini(&f);
 }
 
