@@ -115,18 +115,6 @@ int wp_compare_engine_args(int argc, char **argv, wp_runtime_config *cfg, wp_mod
       opts->tier = value[0] == '1' ? WP_TIER_OPTIMIZED : WP_TIER_BASELINE;
     } else if (strcmp(flag, "--cc") == 0) {
       cfg->cc_path = value;
-    } else if (strcmp(flag, "--small-slot-mib") == 0) {
-      /* Small slots (no guard, explicit bounds checks) sized to hold the
-       * module's memory, which is capped at that size. */
-      char *end = NULL;
-      unsigned long mib = strtoul(value, &end, 10);
-      if (!end || *end || mib == 0 || mib > 4096) {
-        fprintf(stderr, "--small-slot-mib takes 1..4096, not '%s'\n", value);
-        return -1;
-      }
-      cfg->pool.small_memories = 2;
-      cfg->pool.small_memory_bytes = (uint64_t)mib << 20;
-      opts->max_memory_bytes = (uint64_t)mib << 20;
     } else {
       break;
     }

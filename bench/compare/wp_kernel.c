@@ -25,9 +25,7 @@ int main(int argc, char **argv) {
   argc -= used;
   argv += used;
   if (argc < 4 || argc > 6) {
-    fprintf(stderr,
-            "usage: %s [--tier 0|1] [--cc PATH] [--small-slot-mib N] KERNEL.wasm CACHE_DIR N [REPS "
-            "[WARMUP]]\n",
+    fprintf(stderr, "usage: %s [--tier 0|1] [--cc PATH] KERNEL.wasm CACHE_DIR N [REPS [WARMUP]]\n",
             prog);
     return 2;
   }
@@ -37,12 +35,6 @@ int main(int argc, char **argv) {
   wp_module *mod = NULL;
   if (wp_compare_start_with(&cfg, argv[1], &mod_opts, &rt, &mod) != 0)
     return 1;
-  wp_module_limits limits;
-  wp_module_get_limits(mod, &limits);
-  if (mod_opts.max_memory_bytes && limits.memory_class != WP_MEMORY_SMALL) {
-    fprintf(stderr, "%s: --small-slot-mib given but the module got a guard-page slot\n", argv[1]);
-    return 1;
-  }
 
   /* argv for the guest: its name, then N [REPS [WARMUP]]. */
   const char *guest_argv[4] = {argv[1], NULL, NULL, NULL};
