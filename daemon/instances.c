@@ -315,28 +315,86 @@ size_t wp_instance_table_count(wp_instance_table *table) {
   return n;
 }
 
-int wp_instance_table_list(wp_instance_table *table, wp_instance_info **items, size_t *count) {
-  uint64_t now = mono_ms();
-  pthread_mutex_lock(&table->lock);
-  wp_instance_info *out = calloc(table->count ? table->count : 1, sizeof *out);
-  if (!out) {
-    pthread_mutex_unlock(&table->lock);
-    return WP_ENOMEM;
+/* A max-heap on id of the page being selected: heap[0] is the largest id
+ * kept, the one to drop when a smaller one turns up. */
+static int id_cmp(const wp_instance_info *a, const wp_instance_info *b) {
+  return memcmp(a->id, b->id, WP_INSTANCE_ID_LEN);
+}
+
+static void heap_sift_down(wp_instance_info *heap, size_t n, size_t i) {
+  for (;;) {
+    size_t largest = i, l = 2 * i + 1, r = l + 1;
+    if (l < n && id_cmp(&heap[l], &heap[largest]) > 0)
+      largest = l;
+    if (r < n && id_cmp(&heap[r], &heap[largest]) > 0)
+      largest = r;
+    if (largest == i)
+      return;
+    wp_instance_info tmp = heap[i];
+    heap[i] = heap[largest];
+    heap[largest] = tmp;
+    i = largest;
   }
+}
+
+static void heap_sift_up(wp_instance_info *heap, size_t i) {
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (id_cmp(&heap[i], &heap[parent]) <= 0)
+      return;
+    wp_instance_info tmp = heap[i];
+    heap[i] = heap[parent];
+    heap[parent] = tmp;
+    i = parent;
+  }
+}
+
+static int info_cmp(const void *a, const void *b) {
+  return id_cmp(a, b);
+}
+
+static void fill_info(wp_instance_info *info, const wp_live_instance *live, uint64_t now) {
+  memcpy(info->id, live->id, sizeof info->id);
+  snprintf(info->module, sizeof info->module, "%s", live->module);
+  info->created_at_ms = live->created_at_ms;
+  uint64_t last = atomic_load(&live->last_used_ms);
+  info->idle_ms = now > last ? now - last : 0;
+  info->calls = atomic_load(&live->calls);
+}
+
+int wp_instance_table_list(wp_instance_table *table, const char *after, size_t limit,
+                           wp_instance_info **items, size_t *count, bool *more) {
+  if (limit == 0 || limit > WP_INSTANCE_LIST_MAX)
+    limit = WP_INSTANCE_LIST_MAX;
+  bool from_start = !after || !after[0];
+  /* One slot past the page: filling it says that more entries remain. */
+  wp_instance_info *heap = calloc(limit + 1, sizeof *heap);
+  if (!heap)
+    return WP_ENOMEM;
+  uint64_t now = mono_ms();
   size_t n = 0;
+  bool over = false;
+  pthread_mutex_lock(&table->lock);
   for (size_t b = 0; b < table->bucket_count; b++) {
     for (wp_live_instance *live = table->buckets[b]; live; live = live->next) {
-      wp_instance_info *info = &out[n++];
-      memcpy(info->id, live->id, sizeof info->id);
-      snprintf(info->module, sizeof info->module, "%s", live->module);
-      info->created_at_ms = live->created_at_ms;
-      uint64_t last = atomic_load(&live->last_used_ms);
-      info->idle_ms = now > last ? now - last : 0;
-      info->calls = atomic_load(&live->calls);
+      if (!from_start && strncmp(live->id, after, WP_INSTANCE_ID_LEN) <= 0)
+        continue;
+      if (n < limit) {
+        fill_info(&heap[n], live, now);
+        heap_sift_up(heap, n++);
+        continue;
+      }
+      over = true;
+      if (memcmp(live->id, heap[0].id, WP_INSTANCE_ID_LEN) >= 0)
+        continue;
+      fill_info(&heap[0], live, now);
+      heap_sift_down(heap, n, 0);
     }
   }
   pthread_mutex_unlock(&table->lock);
-  *items = out;
+  qsort(heap, n, sizeof *heap, info_cmp);
+  *items = heap;
   *count = n;
+  *more = over;
   return 0;
 }

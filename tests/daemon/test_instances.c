@@ -91,8 +91,10 @@ Test(instances, add_get_call_remove) {
 
   wp_instance_info *items;
   size_t count;
-  cr_assert_eq(wp_instance_table_list(table, &items, &count), 0);
+  bool more;
+  cr_assert_eq(wp_instance_table_list(table, NULL, 0, &items, &count, &more), 0);
   cr_assert_eq(count, 1);
+  cr_assert_not(more);
   cr_assert_str_eq(items[0].id, b);
   cr_assert_eq(items[0].calls, 0);
   free(items);
@@ -169,11 +171,26 @@ Test(instances, table_grows_and_keeps_every_entry) {
     cr_assert_str_eq(wp_live_instance_module(live), i % 2 ? "odd" : long_name);
     wp_live_instance_release(live);
   }
-  wp_instance_info *items;
-  size_t count;
-  cr_assert_eq(wp_instance_table_list(table, &items, &count), 0);
-  cr_assert_eq(count, N);
-  free(items);
+  /* Paging in id order: pages of 1,000 (the last one short), each id once,
+   * ascending across pages. */
+  char after[WP_INSTANCE_ID_LEN + 1] = "";
+  size_t seen = 0, pages = 0;
+  bool more = true;
+  while (more) {
+    wp_instance_info *items;
+    size_t count;
+    cr_assert_eq(wp_instance_table_list(table, after, 1000, &items, &count, &more), 0);
+    cr_assert(count == 1000 || (!more && count == N % 1000), "page of %zu", count);
+    for (size_t i = 0; i < count; i++) {
+      cr_assert_gt(strcmp(items[i].id, after), 0, "ascending, past the cursor");
+      memcpy(after, items[i].id, sizeof after);
+    }
+    seen += count;
+    pages++;
+    free(items);
+  }
+  cr_assert_eq(seen, N);
+  cr_assert_eq(pages, (N + 999) / 1000);
   for (int i = 0; i < N; i += 2)
     cr_assert_eq(wp_instance_table_remove(table, ids[i], WP_INSTANCE_ID_LEN), 0, "entry %d", i);
   cr_assert_eq(wp_instance_table_count(table), N / 2);

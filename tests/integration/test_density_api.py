@@ -4,8 +4,8 @@ slots with 1 KiB instance areas (configs/dense.toml's settings), each having
 written one byte. The daemon's RSS per live instance must stay under a
 generous bound (about 6 KiB is measured, docs/BENCHMARKS.md; the bound
 catches a per-instance page or a large per-instance allocation coming back),
-every id must still reach its own instance, and DELETE must give every slot
-back to the pools."""
+every id must still reach its own instance, GET /v1/instances must page
+through all of them, and DELETE must give every slot back to the pools."""
 
 import unittest
 
@@ -86,7 +86,18 @@ class DensityApi(unittest.TestCase):
         self.assertLess(per_kib, MAX_KIB_PER_INSTANCE,
                         "%.1f KiB of RSS per live instance" % per_kib)
         self.assertEqual(self.req(conn, "GET", "/v1/stats")["instances"], COUNT)
-        self.assertEqual(len(self.req(conn, "GET", "/v1/instances")["instances"]), COUNT)
+        # GET /v1/instances pages: 1,000 by default, in id order, "next" the
+        # cursor; every live id exactly once.
+        page = self.req(conn, "GET", "/v1/instances")
+        self.assertEqual(len(page["instances"]), 1000)
+        listed = [i["id"] for i in page["instances"]]
+        while page["next"]:
+            page = self.req(conn, "GET", "/v1/instances?limit=700&after=" + page["next"])
+            self.assertLessEqual(len(page["instances"]), 700)
+            listed += [i["id"] for i in page["instances"]]
+        self.assertEqual(listed, sorted(ids))
+        self.req(conn, "GET", "/v1/instances?limit=0", want=400)
+        self.req(conn, "GET", "/v1/instances?limit=10001", want=400)
         # Every id reaches its own instance: each wrote one byte at its own
         # offset (past the data segment) and sees no other instance's byte.
         for i in range(0, COUNT, 97):
