@@ -115,7 +115,7 @@ def reading(pid, conn, live, started):
     jem = stats.get("jemalloc") or {}
     line = (f"live={live} vmrss_bytes={st.get('VmRSS', 0)} vmpte_bytes={st.get('VmPTE', 0)} "
             f"maps={map_count(pid)} jemalloc_allocated={jem.get('allocated')} "
-            f"jemalloc_resident={jem.get('resident')} "
+            f"jemalloc_resident={jem.get('resident')} jemalloc_metadata={jem.get('metadata')} "
             f"elapsed_s={time.monotonic() - started:.1f} "
             f"loadavg={os.getloadavg()[0]:.2f}")
     print(line, flush=True)

@@ -682,7 +682,8 @@ static void sample_gauges(wp_daemon *d, wp_metrics_gauges *g) {
   g->connections = wp_server_connection_count(d);
   g->live_instances = wp_instance_table_count(d->instances);
   g->modules = wp_registry_count(d->registry);
-  g->jemalloc_ok = wp_jemalloc_stats(&g->jemalloc_allocated, &g->jemalloc_resident) == 0;
+  g->jemalloc_ok =
+      wp_jemalloc_stats(&g->jemalloc_allocated, &g->jemalloc_resident, &g->jemalloc_metadata) == 0;
   g->uptime_ms = wp_now_us() / 1000 - d->started_ms;
   wp_registry_compile_stats cs;
   wp_registry_compile_stats_get(d->registry, &cs);
