@@ -331,27 +331,40 @@ static int cmd_run(wp_client *client, int argc, char **argv) {
   return rc;
 }
 
+/* Follows the pages of GET /v1/instances ("next") to the end. */
 static int cmd_instances(wp_client *client, int argc, char **argv) {
-  wp_client_response resp = {0};
-  int rc = request(client, "GET", "/v1/instances", NULL, 0, NULL, 0, &resp);
-  if (rc == 0 && (rc = check_status(&resp)) == 0) {
-    json_t *body = body_json(&resp);
+  char path[128] = "/v1/instances?limit=10000";
+  bool header = false;
+  for (;;) {
+    wp_client_response resp = {0};
+    int rc = request(client, "GET", path, NULL, 0, NULL, 0, &resp);
+    if (rc == 0)
+      rc = check_status(&resp);
+    json_t *body = rc == 0 ? body_json(&resp) : NULL;
+    wp_client_response_free(&resp);
+    if (!body)
+      return 1;
     json_t *list = json_object_get(body, "instances");
     size_t i;
     json_t *inst;
-    if (json_array_size(list))
+    if (json_array_size(list) && !header) {
       printf("%-32s  %-24s %8s %10s\n", "ID", "MODULE", "CALLS", "IDLE_MS");
+      header = true;
+    }
     json_array_foreach(list, i, inst) {
       printf("%-32s  %-24s %8lld %10lld\n", json_string_value(json_object_get(inst, "id")),
              json_string_value(json_object_get(inst, "module")),
              (long long)json_integer_value(json_object_get(inst, "calls")),
              (long long)json_integer_value(json_object_get(inst, "idle_ms")));
     }
-    rc = body ? 0 : 1;
+    const char *next = json_string_value(json_object_get(body, "next"));
+    bool more = next && strspn(next, "0123456789abcdef") == strlen(next) && strlen(next) <= 32;
+    if (more)
+      snprintf(path, sizeof path, "/v1/instances?limit=10000&after=%s", next);
     json_decref(body);
+    if (!more)
+      return 0;
   }
-  wp_client_response_free(&resp);
-  return rc ? 1 : 0;
 }
 
 static int cmd_health(wp_client *client, int argc, char **argv) {

@@ -71,7 +71,15 @@ typedef struct wp_instance_info {
   uint64_t calls;
 } wp_instance_info;
 
-/* Snapshot of every entry (unordered). free() *items. WP_ENOMEM. */
-int wp_instance_table_list(wp_instance_table *table, wp_instance_info **items, size_t *count);
+/* One page of a listing in id order: the (at most limit) entries whose id
+ * sorts after `after` (NULL or "": from the start), ascending. *more says
+ * whether entries remain past the page (ask again with after = the last
+ * id). limit 0 means WP_INSTANCE_LIST_MAX. The table's lock is held for one
+ * pass over the entries (O(entries x log limit)); the page is built outside
+ * it. free() *items. WP_ENOMEM. */
+#define WP_INSTANCE_LIST_DEFAULT 1000
+#define WP_INSTANCE_LIST_MAX     10000
+int wp_instance_table_list(wp_instance_table *table, const char *after, size_t limit,
+                           wp_instance_info **items, size_t *count, bool *more);
 
 #endif /* WP_DAEMON_INSTANCES_H */

@@ -9,7 +9,7 @@
 #include "metrics.h"
 #include "wp_errno.h"
 
-int wp_jemalloc_stats(uint64_t *allocated, uint64_t *resident) {
+int wp_jemalloc_stats(uint64_t *allocated, uint64_t *resident, uint64_t *metadata) {
   /* jemalloc caches its statistics; writing the epoch refreshes them. */
   uint64_t epoch = 1;
   size_t size = sizeof epoch;
@@ -24,6 +24,12 @@ int wp_jemalloc_stats(uint64_t *allocated, uint64_t *resident) {
   if (mallctl("stats.resident", &value, &size, NULL, 0) != 0)
     return WP_ESYS;
   *resident = value;
+  /* Metadata (extent and slab headers, the radix tree) grows with the number
+   * of live allocations: part of what a live instance costs. */
+  size = sizeof value;
+  if (mallctl("stats.metadata", &value, &size, NULL, 0) != 0)
+    return WP_ESYS;
+  *metadata = value;
   return 0;
 }
 

@@ -256,6 +256,8 @@ int wp_metrics_render_prometheus(const wp_metrics *metrics, const wp_metrics_gau
           gauges->jemalloc_allocated);
     gauge(f, "wasmpool_jemalloc_resident_bytes", "jemalloc stats.resident.",
           gauges->jemalloc_resident);
+    gauge(f, "wasmpool_jemalloc_metadata_bytes", "jemalloc stats.metadata.",
+          gauges->jemalloc_metadata);
   }
   fprintf(f,
           "# HELP wasmpool_uptime_seconds Seconds since start.\n"
@@ -357,10 +359,12 @@ json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *g
       (json_int_t)gauges->build_us[0], "tier1_us_total", (json_int_t)gauges->build_us[1], "tier_up",
       "in_flight", (json_int_t)gauges->tierups_in_flight, "done", (json_int_t)gauges->tierups_done,
       "failed", (json_int_t)gauges->tierups_failed);
-  json_t *memory = gauges->jemalloc_ok
-                       ? json_pack("{s:I,s:I}", "allocated", (json_int_t)gauges->jemalloc_allocated,
-                                   "resident", (json_int_t)gauges->jemalloc_resident)
-                       : json_null();
+  json_t *memory =
+      gauges->jemalloc_ok
+          ? json_pack("{s:I,s:I,s:I}", "allocated", (json_int_t)gauges->jemalloc_allocated,
+                      "resident", (json_int_t)gauges->jemalloc_resident, "metadata",
+                      (json_int_t)gauges->jemalloc_metadata)
+          : json_null();
   json_t *root =
       json_pack("{s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "uptime_ms",
                 (json_int_t)gauges->uptime_ms, "connections", (json_int_t)gauges->connections,

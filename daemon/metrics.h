@@ -45,8 +45,9 @@ typedef struct wp_metrics_gauges {
   uint64_t connections;
   uint64_t live_instances;
   uint64_t modules;
-  bool jemalloc_ok; /* false: allocated/resident unknown, not exported */
+  bool jemalloc_ok; /* false: allocated/resident/metadata unknown, not exported */
   uint64_t jemalloc_allocated, jemalloc_resident;
+  uint64_t jemalloc_metadata; /* jemalloc's own bookkeeping (stats.metadata) */
   uint64_t uptime_ms;
   /* Code builds by tier (0 tcc, 1 cc) and background tier-up (registry). */
   uint64_t builds[2], build_us[2];
@@ -62,10 +63,11 @@ int wp_metrics_render_prometheus(const wp_metrics *metrics, const wp_metrics_gau
  * memory). Latencies as count / sum_us / p50_us / p99_us estimates. */
 json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *gauges);
 
-/* Reads jemalloc's stats.allocated and stats.resident (after refreshing its
- * "epoch"). WP_ESYS when the process does not run on jemalloc. Lives in
- * jemalloc_stats.c so that only the daemon links jemalloc. */
-int wp_jemalloc_stats(uint64_t *allocated, uint64_t *resident);
+/* Reads jemalloc's stats.allocated, stats.resident and stats.metadata
+ * (after refreshing its "epoch"). WP_ESYS when the process does not run on
+ * jemalloc. Lives in jemalloc_stats.c so that only the daemon links
+ * jemalloc. */
+int wp_jemalloc_stats(uint64_t *allocated, uint64_t *resident, uint64_t *metadata);
 /* Returns the calling thread's cached free blocks to jemalloc's arenas.
  * WP_ESYS without jemalloc. */
 int wp_jemalloc_flush_thread_cache(void);

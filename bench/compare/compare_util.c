@@ -115,6 +115,18 @@ int wp_compare_engine_args(int argc, char **argv, wp_runtime_config *cfg, wp_mod
       opts->tier = value[0] == '1' ? WP_TIER_OPTIMIZED : WP_TIER_BASELINE;
     } else if (strcmp(flag, "--cc") == 0) {
       cfg->cc_path = value;
+    } else if (strcmp(flag, "--slots") == 0) {
+      /* small: no guard-page slots, so the module runs in a small slot and
+       * its code is built with explicit bounds checks (docs/CONFIG.md,
+       * "Guard pages and bounds checks"); 1 GiB holds every kernel. */
+      if (strcmp(value, "small") == 0) {
+        cfg->pool.guarded_memories = 0;
+        cfg->pool.small_memories = 4;
+        cfg->pool.small_memory_bytes = (uint64_t)1 << 30;
+      } else if (strcmp(value, "guarded") != 0) {
+        fprintf(stderr, "--slots takes small or guarded, not '%s'\n", value);
+        return -1;
+      }
     } else {
       break;
     }

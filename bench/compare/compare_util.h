@@ -29,8 +29,9 @@ int wp_compare_start(const wp_runtime_config *cfg, const char *wasm_path, wp_run
 int wp_compare_start_with(const wp_runtime_config *cfg, const char *wasm_path,
                           const wp_module_options *opts, wp_runtime **rt, wp_module **mod);
 
-/* Reads the harness options every guest harness shares, "--tier 0|1" and
- * "--cc PATH" (tier 1's compiler), from the front of argv into cfg and
+/* Reads the harness options every guest harness shares, "--tier 0|1",
+ * "--cc PATH" (tier 1's compiler) and "--slots small|guarded" (the memory
+ * slot class, so the bounds-checked build can be timed), from the front of argv into cfg and
  * opts; returns how many arguments it took, or -1 after printing why. */
 int wp_compare_engine_args(int argc, char **argv, wp_runtime_config *cfg, wp_module_options *opts);
 

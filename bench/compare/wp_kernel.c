@@ -1,7 +1,8 @@
 /* wp_kernel.c — runs one guest-speed kernel (a WASI command built from
  * bench/kernels) on wasmpool's instance API and prints the guest's stdout.
  *
- *   wasmpool-compare-kernel [--tier 0|1] [--cc PATH] KERNEL.wasm CACHE_DIR N [REPS [WARMUP]]
+ *   wasmpool-compare-kernel [--tier 0|1] [--cc PATH] [--slots small|guarded] KERNEL.wasm CACHE_DIR
+ * N [REPS [WARMUP]]
  *
  * The guest times its own bench(N) calls (bench/kernels/main.c), so this
  * measures compiled guest code, not compilation or instantiation. --tier
@@ -25,7 +26,9 @@ int main(int argc, char **argv) {
   argc -= used;
   argv += used;
   if (argc < 4 || argc > 6) {
-    fprintf(stderr, "usage: %s [--tier 0|1] [--cc PATH] KERNEL.wasm CACHE_DIR N [REPS [WARMUP]]\n",
+    fprintf(stderr,
+            "usage: %s [--tier 0|1] [--cc PATH] [--slots small|guarded] KERNEL.wasm CACHE_DIR N "
+            "[REPS [WARMUP]]\n",
             prog);
     return 2;
   }
@@ -57,7 +60,9 @@ int main(int argc, char **argv) {
     bool truncated = false;
     const uint8_t *out = wp_instance_stdout(inst, &length, &truncated);
     fwrite(out, 1, length, stdout);
-    printf("tier=%d\n", (int)wp_module_tier(mod));
+    wp_module_limits limits;
+    wp_module_get_limits(mod, &limits);
+    printf("tier=%d bounds_checked=%d\n", (int)wp_module_tier(mod), limits.bounds_checked ? 1 : 0);
     out = wp_instance_stderr(inst, &length, &truncated);
     fwrite(out, 1, length, stderr);
   }

@@ -1,6 +1,7 @@
 /* test_instances.c — the long-lived instance table: unguessable ids,
  * lookups by id, removal while in use, poisoned instances, idle reaping. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -90,8 +91,10 @@ Test(instances, add_get_call_remove) {
 
   wp_instance_info *items;
   size_t count;
-  cr_assert_eq(wp_instance_table_list(table, &items, &count), 0);
+  bool more;
+  cr_assert_eq(wp_instance_table_list(table, NULL, 0, &items, &count, &more), 0);
   cr_assert_eq(count, 1);
+  cr_assert_not(more);
   cr_assert_str_eq(items[0].id, b);
   cr_assert_eq(items[0].calls, 0);
   free(items);
@@ -143,4 +146,57 @@ Test(instances, idle_reaping_skips_instances_in_use) {
   cr_assert_eq(wp_instance_table_count(table), 0);
   wp_instance_table_destroy(table);
   fixture_fini(&f);
+}
+
+/* 5,000 entries (the bucket array doubles past 1,024, 2,048 and 4,096):
+ * each id still finds its own entry with its module name, removal finds
+ * them after the moves, and a name of the longest length is kept whole.
+ * The entries hold no wp_instance (destroy takes NULL), so the pool's size
+ * does not matter. */
+Test(instances, table_grows_and_keeps_every_entry) {
+  enum { N = 5000 };
+  wp_instance_table *table;
+  cr_assert_eq(wp_instance_table_create(&table), 0);
+  static char ids[N][WP_INSTANCE_ID_LEN + 1];
+  char long_name[WP_REGISTRY_NAME_MAX + 1];
+  memset(long_name, 'm', WP_REGISTRY_NAME_MAX);
+  long_name[WP_REGISTRY_NAME_MAX] = '\0';
+  for (int i = 0; i < N; i++)
+    cr_assert_eq(wp_instance_table_add(table, NULL, i % 2 ? "odd" : long_name, ids[i]), 0);
+  cr_assert_eq(wp_instance_table_count(table), N);
+  for (int i = 0; i < N; i++) {
+    wp_live_instance *live;
+    cr_assert_eq(wp_instance_table_get(table, ids[i], WP_INSTANCE_ID_LEN, &live), 0, "entry %d", i);
+    cr_assert_str_eq(wp_live_instance_id(live), ids[i]);
+    cr_assert_str_eq(wp_live_instance_module(live), i % 2 ? "odd" : long_name);
+    wp_live_instance_release(live);
+  }
+  /* Paging in id order: pages of 1,000 (the last one short), each id once,
+   * ascending across pages. */
+  char after[WP_INSTANCE_ID_LEN + 1] = "";
+  size_t seen = 0, pages = 0;
+  bool more = true;
+  while (more) {
+    wp_instance_info *items;
+    size_t count;
+    cr_assert_eq(wp_instance_table_list(table, after, 1000, &items, &count, &more), 0);
+    cr_assert(count == 1000 || (!more && count == N % 1000), "page of %zu", count);
+    for (size_t i = 0; i < count; i++) {
+      cr_assert_gt(strcmp(items[i].id, after), 0, "ascending, past the cursor");
+      memcpy(after, items[i].id, sizeof after);
+    }
+    seen += count;
+    pages++;
+    free(items);
+  }
+  cr_assert_eq(seen, N);
+  cr_assert_eq(pages, (N + 999) / 1000);
+  for (int i = 0; i < N; i += 2)
+    cr_assert_eq(wp_instance_table_remove(table, ids[i], WP_INSTANCE_ID_LEN), 0, "entry %d", i);
+  cr_assert_eq(wp_instance_table_count(table), N / 2);
+  wp_live_instance *live;
+  cr_assert_eq(wp_instance_table_get(table, ids[0], WP_INSTANCE_ID_LEN, &live), WP_ENO_INSTANCE);
+  cr_assert_eq(wp_instance_table_get(table, ids[1], WP_INSTANCE_ID_LEN, &live), 0);
+  wp_live_instance_release(live);
+  wp_instance_table_destroy(table);
 }
