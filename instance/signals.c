@@ -319,6 +319,10 @@ int wp__signals_install(struct wp_runtime *rt, wp_error *err) {
   if (sigaction(SIGSEGV, &sa, &g_old_segv) != 0 || sigaction(SIGBUS, &sa, &g_old_bus) != 0)
     return wp__error(err, WP_ESYS, "sigaction: %s", strerror(errno));
   sa.sa_sigaction = on_timer;
+  /* The timer outlives its call (deadline.c), so it may fire once in host
+   * code that waits in read, write or waitpid: restart those instead of
+   * handing them EINTR. (Sleeps and polls still return EINTR.) */
+  sa.sa_flags |= SA_RESTART;
   sigemptyset(&sa.sa_mask);
   if (sigaction(wp__deadline_signal(), &sa, &g_old_timer) != 0)
     return wp__error(err, WP_ESYS, "sigaction: %s", strerror(errno));
