@@ -276,7 +276,13 @@ class Soak(unittest.TestCase):
               (r["requests"], r["elapsed_s"], r["throughput_rps"], wall,
                {k: e["requests"] for k, e in entries.items()}, rss_warm, rss_after,
                100 * growth), file=sys.stderr)
-        self.assertLessEqual(abs(growth), 0.10, "VmRSS %d -> %d KiB" % (rss_warm, rss_after))
+        # ASan's allocator keeps metadata for every freed chunk it has seen
+        # beyond its (capped) quarantine: +10.5% was measured once under it
+        # at -j2 beside the whole suite. The 10% bound is for the release
+        # build; under the sanitizer 20% still catches a per-request leak.
+        with open("/proc/%d/maps" % d.proc.pid) as f:
+            bound = 0.20 if "libasan" in f.read() else 0.10
+        self.assertLessEqual(abs(growth), bound, "VmRSS %d -> %d KiB" % (rss_warm, rss_after))
         if SOAK_SECONDS is None:
             self.assertLessEqual(wall, WALL_LIMIT_S, "the default soak must stay bounded")
 
