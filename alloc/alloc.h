@@ -9,6 +9,8 @@
  *   instance pool  [area 0][area 1]...          max_instance_bytes each
  *   memory pool    [guard][mem 0][guard][mem 1][guard]...   (guarded class)
  *                  mem i = max_memory_bytes, guards shared between neighbours
+ *                  with protection keys (keys.c) slots are closer, each
+ *                  with its stripe's key, and one guard follows the last
  *   small memories [mem 0][mem 1]...             (small class, optional)
  *                  mem i = small_memory_bytes, no guard: only for code that
  *                  checks every access against the memory's size itself
@@ -45,6 +47,13 @@ typedef enum wp_memory_class {
   WP_MEMORY_GUARDED = 0, /* max_memory_bytes + guard_bytes per slot */
   WP_MEMORY_SMALL = 1,   /* small_memory_bytes per slot, no guard */
 } wp_memory_class;
+
+/* Memory protection keys (pku) for the guarded class: see keys.c. */
+typedef enum wp_keys_mode {
+  WP_KEYS_OFF = 0,  /* never */
+  WP_KEYS_AUTO = 1, /* when the CPU and kernel have at least two free keys */
+  WP_KEYS_ON = 2,   /* required: wp_pool_create fails without them */
+} wp_keys_mode;
 
 /* guarded_memories default: total_instances * memories_per_instance. */
 #define WP_POOL_DERIVED UINT32_MAX
@@ -111,6 +120,14 @@ typedef struct wp_pool_config {
   uint32_t small_memories;
   /* Largest linear memory of a small slot, bytes. Default 64 MiB. */
   uint64_t small_memory_bytes;
+  /* Stripe guarded slots across protection keys so that neighbours'
+   * memory serves as each other's guard: the stride between slots shrinks
+   * from max_memory + guard to max(max_memory, (max_memory + guard) /
+   * stripes). Guest code must then run between wp_pool_keys_guest() and
+   * wp_pool_keys_host(). Default WP_KEYS_OFF. */
+  wp_keys_mode memory_protection_keys;
+  /* Most keys the pool takes (at most 15). Default 15. */
+  uint32_t max_memory_protection_keys;
 } wp_pool_config;
 
 void wp_pool_config_default(wp_pool_config *cfg);
@@ -125,7 +142,9 @@ uint32_t wp_pool_guarded_memories(const wp_pool_config *cfg);
 /* The address space a config reserves, pool by pool (wp_pool_create maps
  * exactly these), and what this process may reserve. */
 typedef struct wp_pool_sizing {
-  uint64_t guarded_reserved;  /* [guard] + guarded_memories * (max_memory + guard) */
+  uint64_t guarded_reserved;  /* [guard] + guarded_memories * stride + trailing guard */
+  uint32_t key_stripes;       /* protection-key stripes (1: none) */
+  uint64_t guarded_stride;    /* max_memory + guard, less with stripes */
   uint64_t small_reserved;    /* small_memories * small_memory_bytes */
   uint64_t table_reserved;    /* table slots * table bytes (page-rounded) */
   uint64_t instance_reserved; /* total_instances * max_instance_bytes */
@@ -195,6 +214,10 @@ typedef struct wp_memory_request {
   const wp_image *image;      /* NULL: all zeroes */
   uint64_t initial_bytes;     /* accessible on acquire; >= image bytes */
   uint64_t maximum_bytes;     /* module's maximum; UINT64_MAX when it has none */
+  /* 0: any slot. Else the pkey of a memory this instance already holds:
+   * the slot comes from the same key stripe (all memories of an instance
+   * must share one key, or the other key would open its neighbours). */
+  int pkey;
 } wp_memory_request;
 
 typedef struct wp_memory_slot {
@@ -205,6 +228,7 @@ typedef struct wp_memory_slot {
   wp_memory_class slot_class;
   bool affinity_hit; /* the image (or, without one, zeroes at this size) was
                         already in this slot */
+  int pkey;          /* the slot's protection key; 0 without keys */
 } wp_memory_slot;
 
 /* Takes a memory slot holding exactly the image (or zeroes) in
@@ -247,6 +271,22 @@ void *wp_pool_instance_area_of(const wp_pool *pool, const void *addr);
  * bounds-checked code in a small slot never faults past its size). */
 bool wp_pool_memory_contains(const wp_pool *pool, const void *addr);
 
+/* ---- Protection keys ------------------------------------------------------ */
+
+/* How many keys (stripes) the pool runs with; 0 when keys are off. */
+uint32_t wp_pool_keys_in_use(const wp_pool *pool);
+/* The protection key of the memory slot holding addr (O(1), no lock); 0
+ * without keys or outside the guarded class. */
+int wp_pool_memory_pkey(const wp_pool *pool, const void *addr);
+/* Before guest code runs on this thread: of the pool's keys, only those in
+ * key_mask (bit 1 << pkey of each wp_memory_slot the guest may touch) stay
+ * accessible. A no-op without keys. */
+void wp_pool_keys_guest(const wp_pool *pool, uint32_t key_mask);
+/* After guest code (also after a trap unwound it, since a signal handler
+ * starts with the kernel's default rights): every key of the pool is
+ * accessible again to this thread. A no-op without keys. */
+void wp_pool_keys_host(const wp_pool *pool);
+
 /* Runs every pending batched reset now (tests, shutdown). */
 void wp_pool_flush_decommits(wp_pool *pool);
 
@@ -274,6 +314,7 @@ typedef struct wp_pool_stats {
   uint64_t committed_bytes;     /* accessible bytes of the memory slots in use */
   uint64_t max_committed_bytes; /* the budget (0: none) */
   uint64_t budget_refusals;     /* acquires and grows refused by the budget */
+  uint32_t key_stripes;         /* protection-key stripes of the guarded class; 0: off */
 } wp_pool_stats;
 
 void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out);

@@ -62,6 +62,8 @@ uint32_t wp__index_acquire(wp__index *ix, uint64_t key, bool *hit, uint64_t *pre
  * "busy" and returned: the caller makes it cold and calls
  * wp__index_release(ix, slot, 0). Otherwise returns WP__NO_SLOT. */
 uint32_t wp__index_release(wp__index *ix, uint32_t slot, uint64_t key);
+/* True when a free warm slot holds key (nothing is taken). */
+bool wp__index_has_warm(wp__index *ix, uint64_t key);
 /* Marks a slot in use as busy (released, reset pending). */
 void wp__index_mark_busy(wp__index *ix, uint32_t slot);
 void wp__index_counts(const wp__index *ix, wp_slot_counts *out);
@@ -87,17 +89,50 @@ typedef struct wp__memory_slot {
   uint32_t pending_next;   /* decommit queue link */
 } wp__memory_slot;
 
-/* One slot class: its own reservation and index. Slot numbers are global
+/* ---- keys.c: memory protection keys and the striped layout ------------- */
+
+/* Keys a pool may take: x86-64 has 16, key 0 is everyone's default. */
+#define WP__MAX_STRIPES 15u
+
+typedef struct wp__stripes {
+  uint32_t stripes;  /* 1 without keys */
+  uint64_t stride;   /* bytes from one slot's base to the next */
+  uint64_t trailing; /* guard past the last slot's stride: window - stride */
+} wp__stripes;
+
+/* The layout of guarded slots with `keys` keys (0 or 1: none): how many
+ * stripes help, the stride, the trailing guard. Pure arithmetic. */
+void wp__stripe_layout(uint64_t max_memory, uint64_t guard, uint64_t page, uint32_t keys,
+                       wp__stripes *out);
+/* count slots of that layout after leading bytes of guard; UINT64_MAX on
+ * overflow. */
+uint64_t wp__guarded_reservation(uint32_t count, const wp__stripes *layout, uint64_t leading);
+/* pkey_alloc up to max keys (never more than WP__MAX_STRIPES) into keys;
+ * returns how many. 0 where the CPU or kernel has none. */
+uint32_t wp__keys_take(uint32_t max, int *keys);
+void wp__keys_give_back(const int *keys, uint32_t count);
+/* How many keys wp__keys_take would get now (takes and frees them). */
+uint32_t wp__keys_available(uint32_t max);
+/* mprotect that gives the range key (pkey_mprotect) when key > 0. */
+int wp__keys_protect(void *at, uint64_t bytes, int prot, int key);
+
+/* One slot class: its own reservation and indexes. Slot numbers are global
  * across classes (guarded first, then small), so the decommit queue and the
- * slots array need not know about classes; the index works in local
- * numbers (global - first). */
+ * slots array need not know about classes; the class works in local
+ * numbers (global - first). With protection keys the guarded class is cut
+ * into stripes: local slot l belongs to stripe l % stripe_count, which has
+ * its own index (in which it is number l / stripe_count) and its own key,
+ * so an instance can take all its memories from one stripe. */
 typedef struct wp__memory_class {
-  wp__index index;      /* (lock) */
-  uint8_t *reservation; /* NULL when count is 0 */
+  wp__index stripes[WP__MAX_STRIPES]; /* [0, stripe_count) used (lock) */
+  int keys[WP__MAX_STRIPES];          /* stripe -> protection key; 0: none */
+  uint32_t stripe_count;              /* 1 without keys */
+  uint32_t next_stripe;               /* where an acquire with no stripe wish starts (lock) */
+  uint8_t *reservation;               /* NULL when count is 0 */
   uint64_t reservation_bytes;
   uint8_t *first_base; /* base of local slot 0 */
   uint64_t slot_bytes; /* largest memory: max_memory_bytes or small_memory_bytes */
-  uint64_t stride;     /* slot_bytes + guard (0 for the small class) */
+  uint64_t stride;     /* base to base: slot_bytes + guard, less with stripes */
   uint32_t first;      /* global number of local slot 0 */
   uint32_t count;
 } wp__memory_class;
@@ -112,6 +147,16 @@ typedef struct wp__memory_pool {
    * three kernel mappings, and a failed mmap there would leave a slot we
    * cannot scrub. UINT32_MAX when the sysctl cannot be read. (lock) */
   uint32_t mapped_cap;
+  /* Protection keys the pool took (wp__keys_take) and their bits
+   * (1 << key); 0 when the pool runs without keys. */
+  int keys[WP__MAX_STRIPES];
+  uint32_t key_count;
+  uint32_t key_mask;
+  /* Tests only (wp__pool_create_simulated): stripes numbered 1..n with no
+   * key taken or applied, so that the stripe bookkeeping can be tested on
+   * machines without pku. Memories are then not isolated past their own
+   * size from their neighbours. */
+  bool keys_simulated;
   /* /proc/self/pagemap, read by resets to find the pages a holder wrote;
    * -1 when it cannot be opened (or cfg.reset_by_prefix), and resets then
    * restore the keep-resident prefix and madvise the rest. */
@@ -191,7 +236,14 @@ struct wp_pool {
 uint32_t wp__mapped_slot_cap(void);
 
 int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len);
+/* wp_pool_create; with simulated_stripes > 1, the guarded class is striped
+ * as if that many keys existed, and none is used (tests of the stripe
+ * bookkeeping on machines without pku; never for guests). */
+int wp__pool_create(const wp_pool_config *cfg, uint32_t simulated_stripes, wp_pool **out, char *why,
+                    size_t why_len);
 void wp__memory_pool_fini(wp_pool *pool);
+/* The slot counts of a class, summed over its stripes. (lock) */
+void wp__memory_class_counts(const wp__memory_class *cls, wp_slot_counts *out);
 /* Restores a released slot to its image (or zeroes) and undoes growth. */
 void wp__memory_slot_reset(wp_pool *pool, uint32_t slot);
 /* Puts a reset slot back in the index (warm when it holds an image), and makes

@@ -106,6 +106,10 @@ static void unlink_warm(wp__index *ix, uint32_t s) {
   ix->warm--;
 }
 
+bool wp__index_has_warm(wp__index *ix, uint64_t key) {
+  return key != 0 && ix->count > 0 && find_head(ix, key, NULL) != WP__NO_SLOT;
+}
+
 uint32_t wp__index_acquire(wp__index *ix, uint64_t key, bool *hit, uint64_t *prev_key) {
   *hit = false;
   *prev_key = 0;

@@ -74,6 +74,23 @@ static uint8_t *slot_base(wp__memory_pool *mp, uint32_t s) {
   return cls->first_base + (uint64_t)(s - cls->first) * cls->stride;
 }
 
+/* The index of the stripe a class-local slot belongs to, and the slot's
+ * number in it. */
+static wp__index *stripe_of(wp__memory_class *cls, uint32_t local, uint32_t *pos) {
+  *pos = local / cls->stripe_count;
+  return &cls->stripes[local % cls->stripe_count];
+}
+
+static int slot_pkey(wp__memory_pool *mp, uint32_t s) {
+  wp__memory_class *cls = class_of(mp, s);
+  return cls->keys[(s - cls->first) % cls->stripe_count];
+}
+
+/* The key to give the kernel for slot s: none when stripes are simulated. */
+static int kernel_pkey(wp__memory_pool *mp, uint32_t s) {
+  return mp->keys_simulated ? 0 : slot_pkey(mp, s);
+}
+
 /* Image ids count up from 1 (image.c) and never reach bit 63, so keys with
  * that bit set cannot collide with an image's. The size is the accessible
  * end the free slot keeps, at most max_memory_bytes < 2^63. */
@@ -89,17 +106,17 @@ static uint64_t slot_key(const wp__memory_slot *slot) {
 }
 
 static int class_init(wp__memory_class *cls, uint32_t first, uint32_t count, uint64_t slot_bytes,
-                      uint64_t guard_bytes, bool guard_before, uint32_t max_warm, const char *name,
-                      char *why, size_t why_len) {
+                      const wp__stripes *layout, const int *keys, uint64_t leading,
+                      uint32_t max_warm, const char *name, char *why, size_t why_len) {
   memset(cls, 0, sizeof(*cls));
   cls->first = first;
   cls->count = count;
   cls->slot_bytes = slot_bytes;
-  cls->stride = slot_bytes + guard_bytes;
+  cls->stride = layout->stride;
+  cls->stripe_count = layout->stripes;
   if (count == 0)
     return 0;
-  uint64_t leading = guard_before ? guard_bytes : 0;
-  cls->reservation_bytes = leading + (uint64_t)count * cls->stride;
+  cls->reservation_bytes = wp__guarded_reservation(count, layout, leading);
   void *res = mmap(NULL, cls->reservation_bytes, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (res == MAP_FAILED) {
@@ -110,18 +127,44 @@ static int class_init(wp__memory_class *cls, uint32_t first, uint32_t count, uin
   }
   cls->reservation = res;
   cls->first_base = cls->reservation + leading;
-  int rc = wp__index_init(&cls->index, count, max_warm);
-  if (rc != 0) {
-    munmap(cls->reservation, cls->reservation_bytes);
-    cls->reservation = NULL;
+  /* Stripe k holds local slots k, k + n, k + 2n, ...; the warm budget is
+   * shared out so that the stripes together keep max_warm. The caller
+   * never asks for more stripes than slots. */
+  uint32_t n = cls->stripe_count;
+  for (uint32_t k = 0; k < n; k++) {
+    cls->keys[k] = keys != NULL ? keys[k] : 0;
+    uint32_t slots = (count - k + n - 1) / n;
+    uint32_t warm = max_warm / n + (k < max_warm % n ? 1 : 0);
+    int rc = wp__index_init(&cls->stripes[k], slots, warm);
+    if (rc != 0) {
+      for (uint32_t j = 0; j < k; j++)
+        wp__index_destroy(&cls->stripes[j]);
+      munmap(cls->reservation, cls->reservation_bytes);
+      cls->reservation = NULL;
+      return rc;
+    }
   }
-  return rc;
+  return 0;
 }
 
 static void class_fini(wp__memory_class *cls) {
   if (cls->reservation != NULL)
     munmap(cls->reservation, cls->reservation_bytes);
-  wp__index_destroy(&cls->index);
+  for (uint32_t k = 0; k < cls->stripe_count; k++)
+    wp__index_destroy(&cls->stripes[k]);
+}
+
+void wp__memory_class_counts(const wp__memory_class *cls, wp_slot_counts *out) {
+  memset(out, 0, sizeof(*out));
+  for (uint32_t k = 0; k < cls->stripe_count && cls->count > 0; k++) {
+    wp_slot_counts c;
+    wp__index_counts(&cls->stripes[k], &c);
+    out->total += c.total;
+    out->in_use += c.in_use;
+    out->warm += c.warm;
+    out->cold += c.cold;
+    out->pending += c.pending;
+  }
 }
 
 uint32_t wp__mapped_slot_cap(void) {
@@ -139,6 +182,50 @@ uint32_t wp__mapped_slot_cap(void) {
   return slots > UINT32_MAX ? UINT32_MAX : (uint32_t)slots;
 }
 
+/* Takes the protection keys the guarded class is striped with (see
+ * keys.c), and fills its layout. WP_ECONFIG when keys are required and
+ * there are not two of them. */
+static int take_keys(wp_pool *pool, uint32_t guarded, wp__stripes *layout, char *why,
+                     size_t why_len) {
+  const wp_pool_config *cfg = &pool->cfg;
+  wp__memory_pool *mp = &pool->memories;
+  if (mp->keys_simulated) {
+    uint32_t n = mp->key_count < guarded ? mp->key_count : guarded;
+    wp__stripe_layout(cfg->max_memory_bytes, cfg->guard_bytes, pool->page_bytes, n, layout);
+    mp->key_count = layout->stripes > 1 ? layout->stripes : 0;
+    for (uint32_t k = 0; k < mp->key_count; k++)
+      mp->keys[k] = (int)k + 1; /* never given to the kernel; key_mask stays 0 */
+    return 0;
+  }
+  wp__stripe_layout(cfg->max_memory_bytes, cfg->guard_bytes, pool->page_bytes, 0, layout);
+  if (cfg->memory_protection_keys == WP_KEYS_OFF || guarded < 2)
+    return 0;
+  wp__stripes best;
+  wp__stripe_layout(cfg->max_memory_bytes, cfg->guard_bytes, pool->page_bytes,
+                    cfg->max_memory_protection_keys, &best);
+  uint32_t want = best.stripes < guarded ? best.stripes : guarded;
+  if (want < 2)
+    return 0; /* nothing to stripe (no guard, or one slot) */
+  mp->key_count = wp__keys_take(want, mp->keys);
+  if (mp->key_count < 2) {
+    wp__keys_give_back(mp->keys, mp->key_count);
+    mp->key_count = 0;
+    if (cfg->memory_protection_keys == WP_KEYS_AUTO)
+      return 0;
+    if (why != NULL && why_len > 0)
+      snprintf(why, why_len,
+               "memory_protection_keys: \"on\" but this CPU or kernel gives no protection "
+               "keys (pkey_alloc: %s); use \"auto\" or \"off\"",
+               strerror(errno));
+    return WP_ECONFIG;
+  }
+  wp__stripe_layout(cfg->max_memory_bytes, cfg->guard_bytes, pool->page_bytes, mp->key_count,
+                    layout);
+  for (uint32_t k = 0; k < mp->key_count; k++)
+    mp->key_mask |= 1u << mp->keys[k];
+  return 0;
+}
+
 int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
   const wp_pool_config *cfg = &pool->cfg;
   wp__memory_pool *mp = &pool->memories;
@@ -148,17 +235,23 @@ int wp__memory_pool_init(wp_pool *pool, char *why, size_t why_len) {
   mp->slots = calloc(mp->count ? mp->count : 1, sizeof(*mp->slots));
   if (mp->slots == NULL)
     return WP_ENOMEM;
-  int rc = class_init(&mp->classes[WP_MEMORY_GUARDED], 0, guarded, cfg->max_memory_bytes,
-                      cfg->guard_bytes, cfg->guard_before, cfg->max_unused_warm_slots,
-                      "memory pool", why, why_len);
+  wp__stripes layout;
+  int rc = take_keys(pool, guarded, &layout, why, why_len);
+  if (rc == 0)
+    rc = class_init(&mp->classes[WP_MEMORY_GUARDED], 0, guarded, cfg->max_memory_bytes, &layout,
+                    mp->keys, cfg->guard_before ? cfg->guard_bytes : 0, cfg->max_unused_warm_slots,
+                    "memory pool", why, why_len);
   if (rc == 0) {
+    wp__stripes small = {.stripes = 1, .stride = cfg->small_memory_bytes, .trailing = 0};
     rc = class_init(&mp->classes[WP_MEMORY_SMALL], guarded, cfg->small_memories,
-                    cfg->small_memory_bytes, 0, false, cfg->max_unused_warm_slots,
+                    cfg->small_memory_bytes, &small, NULL, 0, cfg->max_unused_warm_slots,
                     "small memory pool", why, why_len);
     if (rc != 0)
       class_fini(&mp->classes[WP_MEMORY_GUARDED]);
   }
   if (rc != 0) {
+    if (!mp->keys_simulated)
+      wp__keys_give_back(mp->keys, mp->key_count);
     free(mp->slots);
     return rc;
   }
@@ -173,6 +266,8 @@ void wp__memory_pool_fini(wp_pool *pool) {
     wp_image_release(mp->slots[s].image);
   class_fini(&mp->classes[WP_MEMORY_GUARDED]);
   class_fini(&mp->classes[WP_MEMORY_SMALL]);
+  if (!mp->keys_simulated)
+    wp__keys_give_back(mp->keys, mp->key_count);
   if (mp->pagemap_fd >= 0)
     close(mp->pagemap_fd);
   free(mp->slots);
@@ -202,8 +297,10 @@ static int unmap_image(wp__memory_pool *mp, uint32_t s) {
 static int set_accessible(wp__memory_pool *mp, uint32_t s, uint64_t bytes) {
   wp__memory_slot *slot = &mp->slots[s];
   uint8_t *base = slot_base(mp, s);
-  if (slot->rw_bytes < bytes &&
-      mprotect(base + slot->rw_bytes, bytes - slot->rw_bytes, PROT_READ | PROT_WRITE) != 0)
+  /* The reservation carries key 0: what becomes accessible gets the
+   * slot's key here (mprotect would keep key 0). */
+  if (slot->rw_bytes < bytes && wp__keys_protect(base + slot->rw_bytes, bytes - slot->rw_bytes,
+                                                 PROT_READ | PROT_WRITE, kernel_pkey(mp, s)) != 0)
     return WP_ESYS;
   if (slot->rw_bytes > bytes && mprotect(base + bytes, slot->rw_bytes - bytes, PROT_NONE) != 0)
     return WP_ESYS;
@@ -257,8 +354,50 @@ static void budget_return(wp_pool *pool, uint64_t bytes) {
 static uint32_t mapped_slots(const wp__memory_pool *mp) {
   uint32_t n = 0;
   for (int c = 0; c < 2; c++)
-    n += mp->classes[c].index.in_use + mp->classes[c].index.warm + mp->classes[c].index.busy;
+    for (uint32_t k = 0; k < mp->classes[c].stripe_count; k++) {
+      const wp__index *ix = &mp->classes[c].stripes[k];
+      n += ix->in_use + ix->warm + ix->busy;
+    }
   return n;
+}
+
+/* The stripe whose key is pkey; WP__NO_SLOT when cls has none such. */
+static uint32_t stripe_of_key(const wp__memory_class *cls, int pkey) {
+  for (uint32_t k = 0; k < cls->stripe_count; k++)
+    if (cls->keys[k] == pkey)
+      return k;
+  return WP__NO_SLOT;
+}
+
+/* Which stripe of cls an acquire takes from (lock held): the one holding
+ * the key pkey when the instance has a memory already; else one with a
+ * free warm slot of the image; else the next one, in turn, with any free
+ * slot. *busy tells whether the stripes it may use have slots waiting
+ * for a reset. WP__NO_SLOT when none has a free slot. */
+static uint32_t pick_stripe(wp__memory_class *cls, uint64_t key, int pkey, bool *busy) {
+  uint32_t n = cls->stripe_count;
+  *busy = false;
+  if (cls->count == 0)
+    return WP__NO_SLOT;
+  if (pkey != 0 && n > 1) {
+    uint32_t k = stripe_of_key(cls, pkey); /* the caller checked it exists */
+    wp__index *ix = &cls->stripes[k];
+    *busy = ix->busy > 0;
+    return ix->warm + ix->cold > 0 ? k : WP__NO_SLOT;
+  }
+  for (uint32_t k = 0; n > 1 && k < n; k++)
+    if (wp__index_has_warm(&cls->stripes[k], key))
+      return k;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t k = (cls->next_stripe + i) % n;
+    wp__index *ix = &cls->stripes[k];
+    *busy |= ix->busy > 0;
+    if (ix->warm + ix->cold > 0) {
+      cls->next_stripe = (k + 1) % n;
+      return k;
+    }
+  }
+  return WP__NO_SLOT;
 }
 
 int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slot *out) {
@@ -270,6 +409,9 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   if (req->slot_class != WP_MEMORY_GUARDED && req->slot_class != WP_MEMORY_SMALL)
     return WP_EINVAL;
   wp__memory_class *cls = &mp->classes[req->slot_class];
+  int pkey = cls->stripe_count > 1 ? req->pkey : 0;
+  if (pkey != 0 && stripe_of_key(cls, pkey) == WP__NO_SLOT)
+    return WP_EINVAL;
   uint64_t limit = req->maximum_bytes < cls->slot_bytes ? req->maximum_bytes : cls->slot_bytes;
   if (req->initial_bytes > limit)
     return WP_ELIMIT;
@@ -286,24 +428,27 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   pthread_mutex_lock(&mp->lock);
   for (;;) {
     uint32_t mapped = mapped_slots(mp);
-    s = cls->count == 0 ? WP__NO_SLOT : wp__index_acquire(&cls->index, key, &hit, &prev_key);
+    bool busy;
+    uint32_t k = pick_stripe(cls, key, pkey, &busy);
+    wp__index *ix = k != WP__NO_SLOT ? &cls->stripes[k] : NULL;
+    s = ix != NULL ? wp__index_acquire(ix, key, &hit, &prev_key) : WP__NO_SLOT;
     if (s != WP__NO_SLOT && !hit && prev_key == 0 && mapped >= mp->mapped_cap) {
       /* A cold slot would add mappings past what vm.max_map_count allows,
        * and a reset that cannot remap its slot cannot promise isolation:
        * refuse as a full pool (docs/CONFIG.md: raise the sysctl for dense
        * pools). Warm slots are reused as before. */
-      wp__index_release(&cls->index, s, 0);
+      wp__index_release(ix, s, 0);
       pthread_mutex_unlock(&mp->lock);
       budget_return(pool, req->initial_bytes);
       return WP_EPOOL_EXHAUSTED;
     }
     if (s != WP__NO_SLOT) {
-      s += cls->first;
+      s = cls->first + s * cls->stripe_count + k;
       break;
     }
     /* Full, but busy slots (released and waiting for their reset, or being
      * made cold after an eviction) come back soon: flush and retry. */
-    if (cls->index.busy == 0) {
+    if (!busy) {
       pthread_mutex_unlock(&mp->lock);
       budget_return(pool, req->initial_bytes);
       return WP_EPOOL_EXHAUSTED;
@@ -333,6 +478,14 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
     if (rc == 0 && image != NULL) {
       void *at =
           mmap(base, image->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, image->fd, 0);
+      /* A fresh mapping carries key 0 whatever it replaced: give it the
+       * slot's key, or the image would be open to every neighbour's guest
+       * (the bug of Wasmtime's issue 13982). */
+      if (at != MAP_FAILED && kernel_pkey(mp, s) != 0 &&
+          wp__keys_protect(base, image->bytes, PROT_READ | PROT_WRITE, kernel_pkey(mp, s)) != 0) {
+        munmap(base, image->bytes); /* scrub below maps PROT_NONE over it */
+        at = MAP_FAILED;
+      }
       if (at == MAP_FAILED) {
         rc = WP_ESYS;
       } else {
@@ -360,6 +513,10 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
   out->limit_bytes = limit;
   out->slot_class = req->slot_class;
   out->affinity_hit = hit;
+  out->pkey = slot_pkey(mp, s);
+  /* This thread may touch the memory next (data, snapshot globals): it
+   * may be one that started before the pool took its keys. */
+  wp_pool_keys_host(pool);
   return 0;
 }
 
@@ -397,8 +554,10 @@ void wp_memory_release(wp_pool *pool, wp_memory_slot *handle) {
     return;
   }
   wp__memory_class *cls = class_of(mp, s);
+  uint32_t pos;
+  wp__index *ix = stripe_of(cls, s - cls->first, &pos);
   pthread_mutex_lock(&mp->lock);
-  wp__index_mark_busy(&cls->index, s - cls->first);
+  wp__index_mark_busy(ix, pos);
   bool run_now = wp__decommit_push_locked(pool, s);
   pthread_mutex_unlock(&mp->lock);
   if (run_now)
@@ -535,6 +694,7 @@ void wp__memory_slot_reset(wp_pool *pool, uint32_t s) {
   uint8_t *base = slot_base(mp, s);
   uint64_t dirty = slot->dirty_bytes;
   bool ok = true;
+  wp_pool_keys_host(pool); /* the restores below write the slot */
   if (mp->pagemap_fd < 0 || reset_written(pool, slot, base, dirty, &ok) != 0)
     ok = reset_prefix(pool, slot, base, dirty);
   if (!ok) {
@@ -559,11 +719,15 @@ static void make_cold(wp_pool *pool, uint32_t victim) {
       scrub(mp, victim, 0);
     atomic_fetch_add_explicit(&pool->warm_evictions, 1, memory_order_relaxed);
     wp__memory_class *cls = class_of(mp, victim);
+    uint32_t local = victim - cls->first, pos;
+    wp__index *ix = stripe_of(cls, local, &pos);
     pthread_mutex_lock(&mp->lock);
-    victim = wp__index_release(&cls->index, victim - cls->first, 0);
+    uint32_t next = wp__index_release(ix, pos, 0);
     pthread_mutex_unlock(&mp->lock);
-    if (victim != WP__NO_SLOT)
-      victim += cls->first;
+    /* The next victim comes from the same stripe. */
+    victim = next == WP__NO_SLOT
+                 ? WP__NO_SLOT
+                 : cls->first + next * cls->stripe_count + local % cls->stripe_count;
   }
 }
 
@@ -580,10 +744,12 @@ void wp__memory_slots_return(wp_pool *pool, const uint32_t *slots, uint32_t coun
     pthread_mutex_lock(&mp->lock);
     for (; done < count && victim_count < 64; done++) {
       wp__memory_class *cls = class_of(mp, slots[done]);
-      uint32_t victim = wp__index_release(&cls->index, slots[done] - cls->first,
-                                          slot_key(&mp->slots[slots[done]]));
+      uint32_t local = slots[done] - cls->first, pos;
+      wp__index *ix = stripe_of(cls, local, &pos);
+      uint32_t victim = wp__index_release(ix, pos, slot_key(&mp->slots[slots[done]]));
       if (victim != WP__NO_SLOT)
-        victims[victim_count++] = victim + cls->first;
+        victims[victim_count++] =
+            cls->first + victim * cls->stripe_count + local % cls->stripe_count;
     }
     pthread_mutex_unlock(&mp->lock);
     for (uint32_t v = 0; v < victim_count; v++)

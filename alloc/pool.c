@@ -34,6 +34,8 @@ void wp_pool_config_default(wp_pool_config *cfg) {
   cfg->guarded_memories = WP_POOL_DERIVED;
   cfg->small_memories = 0;
   cfg->small_memory_bytes = 64ull << 20;
+  cfg->memory_protection_keys = WP_KEYS_OFF;
+  cfg->max_memory_protection_keys = WP__MAX_STRIPES;
 }
 
 uint32_t wp_pool_guarded_memories(const wp_pool_config *cfg) {
@@ -105,6 +107,12 @@ int wp_pool_config_check(const wp_pool_config *cfg, char *why, size_t why_len) {
     return fail(why, why_len, "table_element_bytes: must be at least 1");
   if (cfg->decommit_batch_size == 0)
     return fail(why, why_len, "decommit_batch_size: must be at least 1");
+  if (cfg->memory_protection_keys != WP_KEYS_OFF && cfg->memory_protection_keys != WP_KEYS_AUTO &&
+      cfg->memory_protection_keys != WP_KEYS_ON)
+    return fail(why, why_len, "memory_protection_keys: must be off, auto or on");
+  if (cfg->max_memory_protection_keys < 2 || cfg->max_memory_protection_keys > WP__MAX_STRIPES)
+    return fail(why, why_len, "max_memory_protection_keys: must be between 2 and %u",
+                WP__MAX_STRIPES);
   uint64_t memories = (uint64_t)cfg->total_instances * cfg->memories_per_instance;
   uint64_t tables = (uint64_t)cfg->total_instances * cfg->tables_per_instance;
   if (cfg->guarded_memories == WP_POOL_DERIVED && memories >= UINT32_MAX)
@@ -170,9 +178,25 @@ int wp_pool_sizing_compute(const wp_pool_config *cfg, wp_pool_sizing *out, char 
   memset(out, 0, sizeof(*out));
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
   uint32_t guarded = wp_pool_guarded_memories(cfg);
-  uint64_t stride = cfg->max_memory_bytes + cfg->guard_bytes;
-  if (guarded > 0)
-    out->guarded_reserved = mul_add(guarded, stride, cfg->guard_before ? cfg->guard_bytes : 0);
+  /* The stripes wp_pool_create would get: as many keys as help, if this
+   * machine has them now (they are taken and given back). */
+  uint32_t keys = 0;
+  if (cfg->memory_protection_keys != WP_KEYS_OFF && guarded >= 2) {
+    wp__stripes best;
+    wp__stripe_layout(cfg->max_memory_bytes, cfg->guard_bytes, page,
+                      cfg->max_memory_protection_keys, &best);
+    keys = wp__keys_available(best.stripes < guarded ? best.stripes : guarded);
+    if (keys < 2 && best.stripes >= 2 && cfg->memory_protection_keys == WP_KEYS_ON)
+      return fail(why, why_len,
+                  "memory_protection_keys: \"on\" but this CPU or kernel gives no protection "
+                  "keys; use \"auto\" or \"off\"");
+  }
+  wp__stripes layout;
+  wp__stripe_layout(cfg->max_memory_bytes, cfg->guard_bytes, page, keys, &layout);
+  out->key_stripes = layout.stripes;
+  out->guarded_stride = layout.stride;
+  out->guarded_reserved =
+      wp__guarded_reservation(guarded, &layout, cfg->guard_before ? cfg->guard_bytes : 0);
   out->small_reserved = mul_add(cfg->small_memories, cfg->small_memory_bytes, 0);
   uint64_t table_bytes = mul_add(cfg->table_elements, cfg->table_element_bytes, page - 1);
   if (table_bytes != UINT64_MAX)
@@ -197,16 +221,19 @@ int wp_pool_sizing_compute(const wp_pool_config *cfg, wp_pool_sizing *out, char 
   for (size_t i = 1; i < sizeof(parts) / sizeof(parts[0]); i++)
     if (parts[i] > parts[largest])
       largest = i;
-  char t[32], a[32], g[32], m[32], gd[32], sm[32], ss[32], tb[32], in[32];
+  char t[32], a[32], g[32], m[32], gd[32], sm[32], ss[32], tb[32], in[32], sd[32], st[96] = "";
+  if (layout.stripes > 1)
+    snprintf(st, sizeof(st), ", striped over %" PRIu32 " protection keys: %s apart", layout.stripes,
+             human_bytes(layout.stride, sd, sizeof(sd)));
   return fail(why, why_len,
               "%s: the pools need %s of address space but %s are available: guarded memories "
-              "%s (%" PRIu32 " x (%s + %s guard)), small memories %s (%" PRIu32
+              "%s (%" PRIu32 " x (%s + %s guard)%s), small memories %s (%" PRIu32
               " x %s), tables %s, instance areas %s",
               blamed[largest], human_bytes(out->total_reserved, t, sizeof(t)),
               human_bytes(out->available_bytes, a, sizeof(a)),
               human_bytes(out->guarded_reserved, g, sizeof(g)), guarded,
               human_bytes(cfg->max_memory_bytes, m, sizeof(m)),
-              human_bytes(cfg->guard_bytes, gd, sizeof(gd)),
+              human_bytes(cfg->guard_bytes, gd, sizeof(gd)), st,
               human_bytes(out->small_reserved, sm, sizeof(sm)), cfg->small_memories,
               human_bytes(cfg->small_memory_bytes, ss, sizeof(ss)),
               human_bytes(out->table_reserved, tb, sizeof(tb)),
@@ -214,6 +241,11 @@ int wp_pool_sizing_compute(const wp_pool_config *cfg, wp_pool_sizing *out, char 
 }
 
 int wp_pool_create(const wp_pool_config *cfg, wp_pool **out, char *why, size_t why_len) {
+  return wp__pool_create(cfg, 0, out, why, why_len);
+}
+
+int wp__pool_create(const wp_pool_config *cfg, uint32_t simulated_stripes, wp_pool **out, char *why,
+                    size_t why_len) {
   *out = NULL;
   int rc = wp_pool_config_check(cfg, why, why_len);
   if (rc != 0)
@@ -222,6 +254,11 @@ int wp_pool_create(const wp_pool_config *cfg, wp_pool **out, char *why, size_t w
   if (pool == NULL)
     return WP_ENOMEM;
   pool->cfg = *cfg;
+  if (simulated_stripes > 1) {
+    pool->memories.keys_simulated = true;
+    pool->memories.key_count =
+        simulated_stripes < WP__MAX_STRIPES ? simulated_stripes : WP__MAX_STRIPES;
+  }
   pool->page_bytes = (uint64_t)sysconf(_SC_PAGESIZE);
   uint64_t table_bytes = (uint64_t)cfg->table_elements * cfg->table_element_bytes;
   table_bytes = (table_bytes + pool->page_bytes - 1) / pool->page_bytes * pool->page_bytes;
@@ -291,8 +328,8 @@ void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out) {
   memset(out, 0, sizeof(*out));
   pthread_mutex_lock(&pool->memories.lock);
   wp_slot_counts guarded;
-  wp__index_counts(&pool->memories.classes[WP_MEMORY_GUARDED].index, &guarded);
-  wp__index_counts(&pool->memories.classes[WP_MEMORY_SMALL].index, &out->small_memories);
+  wp__memory_class_counts(&pool->memories.classes[WP_MEMORY_GUARDED], &guarded);
+  wp__memory_class_counts(&pool->memories.classes[WP_MEMORY_SMALL], &out->small_memories);
   out->memories.total = guarded.total + out->small_memories.total;
   out->memories.in_use = guarded.in_use + out->small_memories.in_use;
   out->memories.warm = guarded.warm + out->small_memories.warm;
@@ -314,4 +351,5 @@ void wp_pool_get_stats(wp_pool *pool, wp_pool_stats *out) {
   out->committed_bytes = atomic_load(&pool->committed_bytes);
   out->max_committed_bytes = pool->cfg.max_committed_bytes;
   out->budget_refusals = atomic_load(&pool->budget_refusals);
+  out->key_stripes = pool->memories.key_count;
 }

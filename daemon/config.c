@@ -79,6 +79,8 @@ static const char *const opt_levels[] = {"-O0", "-O1", "-O2", "-O3", "-Os", NULL
 /* Order matches wp_log_level / wp_log_format. */
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
+/* Order matches wp_keys_mode. */
+static const char *const key_modes[] = {"off", "auto", "on", NULL};
 
 #define AT(member) offsetof(wp_daemon_config, member)
 #define U32_ALL    0, UINT32_MAX
@@ -108,6 +110,10 @@ static const key_desc keys[] = {
     {TABLE_POOL, "small_memories", KIND_U32, AT(pool.small_memories), U32_ALL, 0, NULL},
     {TABLE_POOL, "small_memory_size", KIND_SIZE, AT(pool.small_memory_bytes), U64_ALL, 0, NULL},
     {TABLE_POOL, "prewarm", KIND_U32, AT(pool_prewarm), 0, 1u << 20, 0, NULL},
+    {TABLE_POOL, "memory_protection_keys", KIND_ENUM, AT(pool.memory_protection_keys), 0, 0, 0,
+     key_modes},
+    {TABLE_POOL, "max_memory_protection_keys", KIND_U32, AT(pool.max_memory_protection_keys), 2, 15,
+     0, NULL},
 
     {TABLE_SERVER, "socket_path", KIND_STRING, AT(server.socket_path), 0, 0, FLAG_SOCKET_PATH,
      NULL},
@@ -1197,14 +1203,24 @@ void wp_config_dump_sizing(const wp_daemon_config *cfg, FILE *out) {
   approx_size(sz.instance_reserved, d, sizeof(d));
   approx_size(sz.total_reserved, total, sizeof(total));
   approx_size(sz.available_bytes, avail, sizeof(avail));
+  char stripes[160] = "";
+  if (sz.key_stripes > 1) {
+    char stride[32];
+    approx_size(sz.guarded_stride, stride, sizeof(stride));
+    snprintf(stripes, sizeof(stripes),
+             " [striped over %u protection keys: slots %s apart, + the last one's guard]",
+             sz.key_stripes, stride);
+  } else if (pool.memory_protection_keys != WP_KEYS_OFF) {
+    snprintf(stripes, sizeof(stripes), " [memory_protection_keys: none on this machine]");
+  }
   fprintf(out,
           "\n# address space reserved at start-up (no RAM until used):\n"
-          "#   guarded memories  %u x (max_memory_size + guard_size)%s = %s\n"
+          "#   guarded memories  %u x (max_memory_size + guard_size)%s%s = %s\n"
           "#   small memories    %u x small_memory_size = %s\n"
           "#   tables            %u x table_elements x %u bytes = %s\n"
           "#   instance areas    %u x max_instance_size = %s\n"
           "#   total %s of %s available to this process%s\n",
-          wp_pool_guarded_memories(&pool), pool.guard_before ? " + guard_size" : "", a,
+          wp_pool_guarded_memories(&pool), pool.guard_before ? " + guard_size" : "", stripes, a,
           pool.small_memories, b, pool.total_instances * pool.tables_per_instance,
           pool.table_element_bytes, c, pool.total_instances, d, total, avail,
           fits ? "" : " (does not fit)");

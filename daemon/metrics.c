@@ -240,6 +240,11 @@ int wp_metrics_render_prometheus(const wp_metrics *metrics, const wp_metrics_gau
           "wasmpool_pool_memory_budget_refusals_total %" PRIu64 "\n",
           gauges->pool.budget_refusals);
 
+  gauge(f, "wasmpool_pool_protection_key_stripes",
+        "Protection-key stripes of the guarded memory slots (0: memory_protection_keys off or "
+        "unavailable).",
+        gauges->pool.key_stripes);
+
   gauge(f, "wasmpool_workers", "Worker threads.", gauges->workers);
   gauge(f, "wasmpool_workers_busy", "Workers running a job.", gauges->workers_busy);
   gauge(f, "wasmpool_queue_waiting", "Jobs waiting for a worker.", gauges->queue_waiting);
@@ -346,6 +351,8 @@ json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *g
     json_object_set_new(pool, "memory_budget", budget);
   else
     json_decref(budget);
+  if (pool)
+    json_object_set_new(pool, "protection_key_stripes", json_integer(p->key_stripes));
   json_t *queue = json_pack(
       "{s:I,s:I,s:I,s:I,s:I}", "workers", (json_int_t)gauges->workers, "busy",
       (json_int_t)gauges->workers_busy, "waiting", (json_int_t)gauges->queue_waiting, "capacity",

@@ -60,7 +60,11 @@ static int run_guest(wp_instance *inst, uint64_t deadline_ms, void (*entry)(void
   if (!t)
     return wp__error(err, WP_ENOMEM, "cannot set up the guest stack of this thread");
   inst->wasi.interrupt = &t->timeout_pending;
+  wp_pool_keys_guest(inst->rt->pool, inst->key_mask);
   int rc = wp__guest_call(t, deadline_ms, entry, arg);
+  /* Also after a trap: the handler that unwound ran with the kernel's
+   * default rights, which deny the pool's keys. */
+  wp_pool_keys_host(inst->rt->pool);
   bool overflow_in_host = rc == WP_ETRAP_STACK && t->in_host > 0;
   if (rc == WP_ETIMEOUT || overflow_in_host)
     inst->poisoned = true;
@@ -98,12 +102,16 @@ static int plan_slots(wp_instance *inst, wp_error *err) {
     uint64_t initial_bytes = l->min * 65536;
     if (i == 0 && mod->snapshot && mod->snapshot->memory_bytes > initial_bytes)
       initial_bytes = mod->snapshot->memory_bytes;
+    /* With protection keys every memory comes from memory 0's stripe. */
+    int pkey = i > 0 ? inst->slots.memories[0].slot.pkey : 0;
     int rc = l->min > UINT64_MAX / 65536 ? WP_ELIMIT
                                          : wp__memory_plan(inst->rt, &inst->slots.memories[i],
-                                                           initial_bytes, max_bytes, image);
+                                                           initial_bytes, max_bytes, image, pkey);
     if (rc != 0)
       return wp__error(err, rc, "memory %u of %llu pages: %s", i + info->imported_memories,
                        (unsigned long long)l->min, wp_strerror(rc));
+    if (inst->slots.memories[i].slot.pkey > 0)
+      inst->key_mask |= 1u << inst->slots.memories[i].slot.pkey;
   }
   for (uint32_t i = 0; i < info->table_count; i++) {
     const wp__tabletype *t = &info->tables[i];
@@ -116,6 +124,27 @@ static int plan_slots(wp_instance *inst, wp_error *err) {
       return wp__error(err, rc, "table %u of %llu elements: %s", i + info->imported_tables,
                        (unsigned long long)t->limits.min, wp_strerror(rc));
   }
+  return 0;
+}
+
+/* With protection keys, an imported memory's key must be the one of this
+ * instance's own memories: the guest may touch only one stripe, since a
+ * second open key would also open that stripe's slots next to the first
+ * stripe's memories (keys.c). */
+static int add_imported_keys(wp_instance *inst, wp_error *err) {
+  const wp__module_info *info = &inst->mod->info;
+  for (uint32_t i = 0; i < info->import_count; i++) {
+    if (info->imports[i].kind != WP__EXTERN_MEMORY)
+      continue;
+    const wasm_rt_memory_t *mem = inst->imports[i].ptr;
+    int pkey = mem ? wp_pool_memory_pkey(inst->rt->pool, mem->data) : 0;
+    if (pkey > 0)
+      inst->key_mask |= 1u << pkey;
+  }
+  if (inst->key_mask & (inst->key_mask - 1))
+    return wp__error(err, WP_EINVAL,
+                     "an imported memory is in another protection-key stripe than this "
+                     "instance's memories (memory_protection_keys)");
   return 0;
 }
 
@@ -177,6 +206,8 @@ int wp_instance_create(wp_runtime *rt, wp_module *mod, const wp_instance_options
   inst->wasi_ready = true;
   wp__wasi_ctx_set_exit_hook(&inst->wasi, exit_hook, inst);
   rc = wp__module_resolve_imports(mod, opts ? opts->linker : NULL, &inst->wasi, inst->imports, err);
+  if (rc == 0)
+    rc = add_imported_keys(inst, err);
   if (rc != 0) {
     wp_instance_destroy(inst);
     return rc;

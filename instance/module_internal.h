@@ -73,6 +73,9 @@ struct wp_instance {
   bool wasi_ready;
   bool instantiated;
   bool poisoned;
+  /* Protection keys of the memories the guest may touch (bit 1 << pkey;
+   * 0 without keys): run_guest opens only these (alloc.h). */
+  uint32_t key_mask;
   bool kept; /* held by the runtime until it goes (wp_runtime.kept) */
   int exit_code;
 };

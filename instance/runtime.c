@@ -120,11 +120,12 @@ static void *exception_values(void) {
 /* ---- Memories and tables in pooled slots ----------------------------------- */
 
 int wp__memory_plan(struct wp_runtime *rt, wp__memory_binding *b, uint64_t initial_bytes,
-                    uint64_t max_bytes, const wp_image *image) {
+                    uint64_t max_bytes, const wp_image *image, int pkey) {
   wp_memory_request req = {.slot_class = b->slot_class,
                            .image = image,
                            .initial_bytes = initial_bytes,
-                           .maximum_bytes = max_bytes};
+                           .maximum_bytes = max_bytes,
+                           .pkey = pkey};
   if (image && wp_image_bytes(image) > initial_bytes)
     return WP_EINVAL;
   int rc = wp_memory_acquire(rt->pool, &req, &b->slot);

@@ -358,9 +358,10 @@ typedef struct wp__area_header {
 #define WP__AREA_HEADER_BYTES 64u
 
 /* Acquires the slot of a memory binding: initial bytes accessible (the image,
- * when given, mapped), growable up to max_bytes (UINT64_MAX: no maximum). */
+ * when given, mapped), growable up to max_bytes (UINT64_MAX: no maximum);
+ * from the protection-key stripe of pkey when it is not 0. */
 int wp__memory_plan(struct wp_runtime *rt, wp__memory_binding *b, uint64_t initial_bytes,
-                    uint64_t max_bytes, const wp_image *image);
+                    uint64_t max_bytes, const wp_image *image, int pkey);
 int wp__table_plan(struct wp_runtime *rt, wp__table_binding *b, bool externref, uint32_t initial,
                    uint32_t max);
 /* Fills a wasm_rt_memory_t (or, shared, a wasm_rt_shared_memory_t, whose

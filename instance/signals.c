@@ -118,6 +118,9 @@ wp__thread *wp__thread_get(struct wp_runtime *rt) {
     wp__thread_free(t);
     return NULL;
   }
+  /* A thread started before the pool took its protection keys has them
+   * denied; host code on it touches guest memory. */
+  wp_pool_keys_host(rt->pool);
   tls_thread = t;
   /* The key's destructor frees this at thread exit. */
   pthread_setspecific(rt->thread_key, t);

@@ -126,7 +126,7 @@ static bool memory_ready(wp_runtime *rt, wp__spectest *s, int which) {
   wp__memory_binding *b = &s->memory_bindings[which];
   if (b->memory)
     return true;
-  if (wp__memory_plan(rt, b, 65536, 2 * 65536, NULL) != 0)
+  if (wp__memory_plan(rt, b, 65536, 2 * 65536, NULL, 0) != 0)
     return false;
   wp__memory_bind(b, which ? (void *)&s->shared_memory : (void *)&s->memory, 2, false, which == 1);
   return true;

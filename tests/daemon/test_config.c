@@ -34,6 +34,8 @@ static void expect_equal(const wp_daemon_config *a, const wp_daemon_config *b) {
   cr_expect_eq(p->max_unused_warm_slots, q->max_unused_warm_slots);
   cr_expect_eq(p->decommit_batch_size, q->decommit_batch_size);
   cr_expect_eq(p->decommit_in_background, q->decommit_in_background);
+  cr_expect_eq(p->memory_protection_keys, q->memory_protection_keys);
+  cr_expect_eq(p->max_memory_protection_keys, q->max_memory_protection_keys);
 
   const wp_config_server *s = &a->server, *t = &b->server;
 #define STR_EQ(x, y) cr_expect_str_eq((x) ? (x) : "(null)", (y) ? (y) : "(null)", #x)
@@ -246,6 +248,8 @@ static const char every_key[] = "[pool]\n"
                                 "decommit_batch_size = 16\n"
                                 "decommit_in_background = true\n"
                                 "max_committed_memory = \"1GiB\"\n"
+                                "memory_protection_keys = \"auto\"\n"
+                                "max_memory_protection_keys = 3\n"
                                 "[server]\n"
                                 "socket_path = \"/tmp/a \\\"b\\\"\\\\c.sock\"\n"
                                 "socket_mode = \"600\"\n"
@@ -298,6 +302,8 @@ Test(config, every_key_is_read) {
   cr_expect_eq(cfg.pool.max_unused_warm_slots, 5);
   cr_expect_eq(cfg.pool.decommit_batch_size, 16);
   cr_expect_eq(cfg.pool.decommit_in_background, true);
+  cr_expect_eq(cfg.pool.memory_protection_keys, WP_KEYS_AUTO);
+  cr_expect_eq(cfg.pool.max_memory_protection_keys, 3);
   cr_expect_str_eq(cfg.server.socket_path, "/tmp/a \"b\"\\c.sock");
   cr_expect_eq(cfg.server.socket_mode, 0600);
   cr_expect_str_eq(cfg.server.socket_owner, "wasm");
@@ -622,11 +628,11 @@ Test(config, dump_has_every_key) {
   for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
     cr_expect_not_null(strstr(text, expected[i]), "missing %s in:\n%s", expected[i], text);
   /* Every line is a comment, a table header, a "key = value" or empty:
-   * count the keys. 18 pool + 15 server + 17 runtime + 2 log. */
+   * count the keys. 20 pool + 15 server + 17 runtime + 2 log. */
   size_t keys = 0;
   for (const char *p = text; (p = strstr(p, " = ")) != NULL; p += 3)
     keys++;
-  cr_expect_eq(keys, 52, "%zu keys in:\n%s", keys, text);
+  cr_expect_eq(keys, 54, "%zu keys in:\n%s", keys, text);
   free(text);
   wp_config_free(&cfg);
 }
@@ -687,4 +693,44 @@ Test(config, unreservable_pools_name_the_key_and_figures) {
              &cfg, err, sizeof(err));
   cr_assert_eq(rc, 0, "%s", err);
   wp_config_free(&cfg);
+}
+
+/* True when /proc/cpuinfo lists the pku flag (protection keys). */
+static bool cpu_has_pku(void) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[4096];
+  bool found = false;
+  while (f && !found && fgets(line, sizeof(line), f))
+    found = strncmp(line, "flags", 5) == 0 && strstr(line, " pku") != NULL;
+  if (f)
+    fclose(f);
+  return found;
+}
+
+Test(config, memory_protection_keys) {
+  wp_daemon_config cfg;
+  char err[512] = "";
+  cr_assert_eq(parse("[pool]\nmemory_protection_keys = \"auto\"\nmax_memory_protection_keys = 4\n",
+                     &cfg, err, sizeof(err)),
+               0, "%s", err);
+  cr_expect_eq(cfg.pool.memory_protection_keys, WP_KEYS_AUTO);
+  cr_expect_eq(cfg.pool.max_memory_protection_keys, 4);
+  wp_config_free(&cfg);
+  const error_case cases[] = {
+      {"[pool]\nmemory_protection_keys = \"maybe\"\n",
+       "t.toml:2: pool.memory_protection_keys: \"maybe\" is not one of \"off\", \"auto\", \"on\""},
+      {"[pool]\nmax_memory_protection_keys = 16\n",
+       "t.toml:2: pool.max_memory_protection_keys: must be at most 15, got 16"},
+  };
+  expect_errors(cases, sizeof(cases) / sizeof(cases[0]));
+  /* "on" needs the hardware: refused where there is none, said so. */
+  int rc = parse("[pool]\nmemory_protection_keys = \"on\"\n", &cfg, err, sizeof(err));
+  if (cpu_has_pku()) {
+    cr_expect_eq(rc, 0, "%s", err);
+    wp_config_free(&cfg);
+  } else {
+    cr_expect_eq(rc, WP_ECONFIG);
+    cr_expect(strstr(err, "t.toml:2: pool.memory_protection_keys: \"on\" but this CPU") == err,
+              "%s", err);
+  }
 }
