@@ -482,10 +482,8 @@ int wp_memory_acquire(wp_pool *pool, const wp_memory_request *req, wp_memory_slo
        * slot's key, or the image would be open to every neighbour's guest
        * (the bug of Wasmtime's issue 13982). */
       if (at != MAP_FAILED && kernel_pkey(mp, s) != 0 &&
-          wp__keys_protect(base, image->bytes, PROT_READ | PROT_WRITE, kernel_pkey(mp, s)) != 0) {
-        munmap(base, image->bytes); /* scrub below maps PROT_NONE over it */
-        at = MAP_FAILED;
-      }
+          wp__keys_protect(base, image->bytes, PROT_READ | PROT_WRITE, kernel_pkey(mp, s)) != 0)
+        at = MAP_FAILED; /* scrub below maps PROT_NONE over the keyless mapping */
       if (at == MAP_FAILED) {
         rc = WP_ESYS;
       } else {
