@@ -24,41 +24,19 @@ it ends (it must run as root then); --keep-map-count leaves it alone.
 Output: one `key=value` line per reading, stdlib only.
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "compare"))
+from daemon_density import UnixConnection, request  # noqa: E402
+
 MAP_COUNT = "/proc/sys/vm/max_map_count"
-
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=120)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
-
-
-def request(conn, method, path, body=None):
-    headers = {}
-    if body is not None:
-        headers["Content-Type"] = ("application/wasm" if isinstance(body, bytes)
-                                   else "application/json")
-    conn.request(method, path, body=body, headers=headers)
-    resp = conn.getresponse()
-    data = resp.read()
-    if resp.status >= 300:
-        raise RuntimeError(f"{method} {path}: {resp.status} {data[:300]!r}")
-    return json.loads(data) if data else None
 
 
 def proc_status(pid):

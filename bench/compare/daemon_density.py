@@ -17,8 +17,10 @@ import sys
 
 
 class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
+    """HTTP/1.1 over the daemon's Unix socket (also used by bench/density_api.py)."""
+
+    def __init__(self, path, timeout=120):
+        super().__init__("localhost", timeout=timeout)
         self.unix_path = path
 
     def connect(self):
@@ -27,12 +29,17 @@ class UnixConnection(http.client.HTTPConnection):
 
 
 def request(conn, method, path, body=None):
-    conn.request(method, path, body=body,
-                 headers={"Content-Type": "application/json"} if body else {})
+    """One request; the decoded JSON answer, or RuntimeError past 2xx. A bytes
+    body is a module (application/wasm), a str body JSON."""
+    headers = {}
+    if body is not None:
+        headers["Content-Type"] = ("application/wasm" if isinstance(body, bytes)
+                                   else "application/json")
+    conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     data = resp.read()
     if resp.status >= 300:
-        raise RuntimeError(f"{method} {path}: {resp.status} {data[:200]!r}")
+        raise RuntimeError(f"{method} {path}: {resp.status} {data[:300]!r}")
     return json.loads(data) if data else None
 
 
