@@ -3,7 +3,7 @@
 after a deploy have p50 within 1.3x of a warm request".
 
     bench/prewarm.py [--rounds 10] [--export sum|read] [--build build]
-                     [--daemon-log] [--tierup on|off]
+                     [--daemon-log] [--tierup off|on|wait]
 
 One daemon. Each round deploys examples/bigdata.wasm (a 1 MiB image; its
 `sum` export reads every byte of it, `read` one) under fresh names, once
@@ -22,9 +22,10 @@ Tier: a deploy answers with tier-0 code and tier-up swaps the tier-1 code in
 when it is built (docs/DAEMON.md), even when that code is already in the
 compile cache: with tier-up on the first burst can run tier 0 and the warm
 one tier 1. So the default is --tierup off: every request runs the same
-tier-0 code, and the prewarmed slots are the ones requests use (a tier-up
-swap brings a module with its own image). The tier each burst saw is
-printed either way.
+tier-0 code, and the prewarmed slots are the ones requests use. --tierup
+wait measures at tier 1: it waits for the swap after each deploy, and the
+swap brings a module with its own image, so the slots prewarmed for the
+tier-0 module do not serve it. The tier each burst saw is printed.
 
 --daemon-log: the daemon logs at debug and its own latency of each call
 (first byte of the request to the answer queued, the `request` log line) is
@@ -133,8 +134,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--export", choices=("sum", "read"), default="sum",
                     help="sum reads every page of the image; read(0) one page")
-    ap.add_argument("--tierup", choices=("on", "off"), default="off",
-                    help="off: every request runs the tier-0 code (see above)")
+    ap.add_argument("--tierup", choices=("on", "off", "wait"), default="off",
+                    help="off: every request runs the tier-0 code (see above); "
+                    "wait: on, and the first burst waits for the swap to tier 1")
     ap.add_argument("--daemon-log", action="store_true",
                     help="also report the daemon's own latency of each call")
     args = ap.parse_args()
@@ -146,7 +148,7 @@ def main():
     with open(os.path.join(wp_harness.EXAMPLES, "bigdata.wasm"), "rb") as f:
         wasm = f.read()
     d = Daemon(pool={"total_instances": 64, "max_unused_warm_slots": 64},
-               runtime={"tierup_threads": 1 if args.tierup == "on" else 0},
+               runtime={"tierup_threads": 0 if args.tierup == "off" else 1},
                log={"level": "debug" if args.daemon_log else "warn"}).start()
     phases = [(k, p) for k in ("prewarm", "cold") for p in ("first", "warm")]
     client = {ph: [] for ph in phases}
@@ -154,7 +156,7 @@ def main():
     tiers = {ph: set() for ph in phases}
     prewarmed = []
     try:
-        if args.tierup == "on":
+        if args.tierup != "off":
             # Tier 1 once, so that tier-up of these bytes is a cache hit.
             d.request("PUT", "/v1/modules/tierup", body=wasm, timeout=600)
             deadline = time.time() + 300
@@ -173,6 +175,12 @@ def main():
                     raise SystemExit("deploy failed: %r" % resp)
                 if kind == "prewarm":
                     prewarmed.append(resp.json().get("prewarmed"))
+                if args.tierup == "wait":
+                    deadline = time.time() + 60
+                    while d.request("GET", "/v1/modules/" + name).json()["tier"] != 1:
+                        if time.time() > deadline:
+                            raise SystemExit("tier-up of %s did not finish" % name)
+                        time.sleep(0.01)
                 for phase in ("first", "warm"):
                     before = guest_runs(d)
                     client[(kind, phase)] += burst(d, name, args.export, call_args)
