@@ -94,11 +94,19 @@ void wp_exchange_respond(wp_exchange *x, int status, const char *content_type,
 bool wp_exchange_submit(wp_exchange *x, void (*work)(wp_exchange *x),
                         void (*finish)(wp_exchange *x));
 
-/* Guest work (bounded by the request's deadline): runs work(x) and
- * finish(x) at once on this loop when the module's recent runs were short
- * (WP_INLINE_RUN_US), else as wp_exchange_submit. module names what runs
- * and must live as long as x. False when it answered an error itself. */
-bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len,
+/* Guest work that starts from a fresh instance and destroys it (a one-shot
+ * call or run, an instantiation that files its instance only once it
+ * succeeded): work(x) may run twice, the first run cut at its deadline. */
+#define WP_GUEST_RESTARTABLE 1u
+
+/* Guest work (bounded by the request's deadline, x->deadline_ms, which work
+ * must use): runs work(x) and finish(x) at once on this loop when this
+ * loop's last run of it was short (WP_INLINE_RUN_US); work this loop has no
+ * run time for is tried on the loop under that bound when flags has
+ * WP_GUEST_RESTARTABLE (and run again on the pool when it is cut); the rest
+ * goes as wp_exchange_submit. module names what runs and must live as long
+ * as x. False when it answered an error itself. */
+bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len, unsigned flags,
                            void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x));
 
 /* True at most once a second, from any thread: may an overload be logged? */

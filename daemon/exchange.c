@@ -170,7 +170,7 @@ bool wp_daemon_log_overload_now(wp_daemon *d) {
   return now - last >= 1000 && atomic_compare_exchange_strong(&d->last_overload_log_ms, &last, now);
 }
 
-/* Times a guest run for the inline decision (wp__shard_may_inline). Wall
+/* Times a guest run for the inline decision (wp__shard_last_run). Wall
  * time is what a run holds its loop for, but on a busy host (or on the pool,
  * at nice 19) most of a short run's wall time can be other processes'
  * turns: charged that, a short module would be sent to the pool and, timed
@@ -220,6 +220,8 @@ static void exchange_work(wp_job *job) {
   run_clock_start(&clock);
   e->work(&e->pub);
   e->run_us = run_clock_charge(&clock);
+  if (e->run_key)
+    wp_metrics_record_guest_run(e->pub.daemon->metrics, WP_GUEST_RUN_POOL);
 }
 
 static void exchange_done(wp_job *job) {
@@ -274,16 +276,64 @@ static uint64_t run_key(const wp_exchange *x, const char *module, size_t module_
   return h ? h : 1; /* 0 marks an empty history slot */
 }
 
-bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len,
-                           void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x)) {
+/* Runs work(x) on this loop and records what it cost. */
+static void run_here(wp_exchange *x, void (*work)(wp_exchange *x)) {
   wp__exchange *e = WP__X(x);
-  e->run_key = run_key(x, module, module_len);
-  if (!wp__shard_may_inline(e->shard, e->run_key))
-    return wp_exchange_submit(x, work, finish);
   run_clock clock;
   run_clock_start(&clock);
   work(x);
   wp__shard_record_run(e->shard, e->run_key, run_clock_charge(&clock));
+  wp_metrics_record_guest_run(x->daemon->metrics, WP_GUEST_RUN_LOOP);
+}
+
+/* Work this loop has no run time for, on a fresh instance that it destroys:
+ * tried here with a deadline of the inline bound. Without the try, a new
+ * export's first requests (after every deploy, all at once) went to the
+ * pool, where the wait for a nice 19 thread and the two hand-offs cost 15-40
+ * times a 20 us run (docs/BENCHMARKS.md, "Prewarm"). Cut at the bound, the
+ * work left nothing behind (its instance is gone, its answer not sent), so
+ * it runs again from the start on the pool with the request's own deadline,
+ * and the key is remembered as long: a guest that spins holds the loop for
+ * the try once, not up to its deadline. */
+static bool try_here(wp_exchange *x, void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x)) {
+  wp__exchange *e = WP__X(x);
+  uint64_t deadline_ms = x->deadline_ms;
+  /* A deadline no longer than the try is the request's own: it stands. */
+  bool cut_short = deadline_ms == 0 || deadline_ms > WP_INLINE_TRY_MS;
+  if (cut_short)
+    x->deadline_ms = WP_INLINE_TRY_MS;
+  run_clock clock;
+  run_clock_start(&clock);
+  work(x);
+  uint64_t us = run_clock_charge(&clock);
+  x->deadline_ms = deadline_ms;
+  if (!cut_short || x->result_code != WP_ETIMEOUT) {
+    wp__shard_record_run(e->shard, e->run_key, us);
+    wp_metrics_record_guest_run(x->daemon->metrics, WP_GUEST_RUN_LOOP);
+    finish(x);
+    return true;
+  }
+  /* Its CPU time may be under the bound (preempted): long all the same. */
+  wp__shard_record_run(e->shard, e->run_key, us > WP_INLINE_RUN_US ? us : WP_INLINE_RUN_US + 1);
+  wp_metrics_record_guest_run(x->daemon->metrics, WP_GUEST_RUN_CUT);
+  x->result_code = 0;
+  memset(&x->error, 0, sizeof x->error);
+  return wp_exchange_submit(x, work, finish);
+}
+
+bool wp_exchange_run_guest(wp_exchange *x, const char *module, size_t module_len, unsigned flags,
+                           void (*work)(wp_exchange *x), void (*finish)(wp_exchange *x)) {
+  wp__exchange *e = WP__X(x);
+  e->run_key = run_key(x, module, module_len);
+  uint32_t last_us;
+  if (!wp__shard_last_run(e->shard, e->run_key, &last_us)) {
+    if (flags & WP_GUEST_RESTARTABLE)
+      return try_here(x, work, finish);
+    return wp_exchange_submit(x, work, finish);
+  }
+  if (last_us > WP_INLINE_RUN_US)
+    return wp_exchange_submit(x, work, finish);
+  run_here(x, work);
   finish(x);
   return true;
 }

@@ -7,9 +7,12 @@
  * always go to the pool (wp_exchange_submit); guest code (calls, runs,
  * instantiation with its start function) goes through
  * wp_exchange_run_guest, which runs it on this loop when the module's recent
- * runs were short and on the pool otherwise. The work part writes only into
- * its own exchange (result_code, error, json, extra); the finish part, on
- * the loop, turns that into the answer.
+ * runs were short and on the pool otherwise; work never seen that starts
+ * from a fresh instance (WP_GUEST_RESTARTABLE) is tried on the loop first,
+ * so its work part must leave nothing behind when it fails: it may run
+ * twice. The work part writes only into its own exchange (result_code,
+ * error, json, extra); the finish part, on the loop, turns that into the
+ * answer.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -477,8 +480,8 @@ static void work_instance_create(wp_exchange *x) {
 static void handle_instance_create(wp_exchange *x) {
   if (!lookup_module(x) || !pick_deadline(x))
     return;
-  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, work_instance_create,
-                        finish_201);
+  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, WP_GUEST_RESTARTABLE,
+                        work_instance_create, finish_201);
 }
 
 /* GET /v1/instances[?limit=N&after=ID]: one page in id order (default
@@ -549,7 +552,8 @@ static void handle_instance_call(wp_exchange *x) {
   if (!pick_deadline(x) || !parse_call_body(x))
     return;
   const char *module = wp_live_instance_module(x->live);
-  wp_exchange_run_guest(x, module, strlen(module), work_instance_call, finish_200);
+  /* Not restartable: a call cut short has changed the instance. */
+  wp_exchange_run_guest(x, module, strlen(module), 0, work_instance_call, finish_200);
 }
 
 static void handle_instance_delete(wp_exchange *x) {
@@ -576,7 +580,8 @@ static void work_module_call(wp_exchange *x) {
 static void handle_module_call(wp_exchange *x) {
   if (!lookup_module(x) || !pick_deadline(x) || !parse_call_body(x))
     return;
-  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, work_module_call, finish_200);
+  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, WP_GUEST_RESTARTABLE,
+                        work_module_call, finish_200);
 }
 
 typedef struct run_state {
@@ -719,8 +724,8 @@ static void handle_module_run(wp_exchange *x) {
     wp_exchange_respond_error(x, rc, rc == WP_EBAD_REQUEST ? "bad ?arg= value" : NULL);
     return;
   }
-  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, work_module_run,
-                        finish_module_run);
+  wp_exchange_run_guest(x, x->route.module.data, x->route.module.len, WP_GUEST_RESTARTABLE,
+                        work_module_run, finish_module_run);
 }
 
 /* ---- Stats, metrics, health ---------------------------------------------- */

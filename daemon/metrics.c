@@ -42,6 +42,7 @@ struct wp_metrics {
   size_t endpoint_count;
   endpoint_counters *endpoints;
   atomic_uint_fast64_t traps[TRAP_KINDS];
+  atomic_uint_fast64_t guest_runs[WP_GUEST_RUN_KINDS];
   atomic_uint_fast64_t compiles;
   atomic_uint_fast64_t compile_cache_hits;
   atomic_uint_fast64_t compile_us_total;
@@ -103,6 +104,14 @@ void wp_metrics_record_trap(wp_metrics *metrics, int code) {
     return;
   atomic_fetch_add_explicit(&metrics->traps[kind - TRAP_FIRST], 1, memory_order_relaxed);
 }
+
+void wp_metrics_record_guest_run(wp_metrics *metrics, wp_guest_run where) {
+  if (where >= WP_GUEST_RUN_KINDS)
+    return;
+  atomic_fetch_add_explicit(&metrics->guest_runs[where], 1, memory_order_relaxed);
+}
+
+static const char *const guest_run_names[WP_GUEST_RUN_KINDS] = {"loop", "pool", "loop_cut"};
 
 void wp_metrics_record_compile(wp_metrics *metrics, bool cache_hit, uint64_t duration_us) {
   atomic_fetch_add_explicit(&metrics->compiles, 1, memory_order_relaxed);
@@ -183,6 +192,13 @@ int wp_metrics_render_prometheus(const wp_metrics *metrics, const wp_metrics_gau
   for (int k = 0; k < TRAP_KINDS; k++)
     fprintf(f, "wasmpool_traps_total{kind=\"%s\"} %" PRIu64 "\n", wp_err_name(-(k + TRAP_FIRST)),
             load(&metrics->traps[k]));
+
+  fprintf(f, "# HELP wasmpool_guest_runs_total Guest work by where it ran (loop_cut: tried on "
+             "the loop, cut at the inline bound, run again on the pool).\n"
+             "# TYPE wasmpool_guest_runs_total counter\n");
+  for (int k = 0; k < WP_GUEST_RUN_KINDS; k++)
+    fprintf(f, "wasmpool_guest_runs_total{where=\"%s\"} %" PRIu64 "\n", guest_run_names[k],
+            load(&metrics->guest_runs[k]));
 
   fprintf(f,
           "# HELP wasmpool_module_loads_total Module loads at deploy or start-up.\n"
@@ -336,6 +352,10 @@ json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *g
   for (int k = 0; k < TRAP_KINDS; k++)
     json_object_set_new(traps, wp_err_name(-(k + TRAP_FIRST)),
                         json_integer((json_int_t)load(&metrics->traps[k])));
+  json_t *guest_runs = json_object();
+  for (int k = 0; guest_runs && k < WP_GUEST_RUN_KINDS; k++)
+    json_object_set_new(guest_runs, guest_run_names[k],
+                        json_integer((json_int_t)load(&metrics->guest_runs[k])));
 
   const wp_pool_stats *p = &gauges->pool;
   json_t *pool = json_pack(
@@ -372,12 +392,12 @@ json_t *wp_metrics_to_json(const wp_metrics *metrics, const wp_metrics_gauges *g
                       "resident", (json_int_t)gauges->jemalloc_resident, "metadata",
                       (json_int_t)gauges->jemalloc_metadata)
           : json_null();
-  json_t *root =
-      json_pack("{s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "uptime_ms",
-                (json_int_t)gauges->uptime_ms, "connections", (json_int_t)gauges->connections,
-                "instances", (json_int_t)gauges->live_instances, "modules",
-                (json_int_t)gauges->modules, "requests", requests, "traps", traps, "pool", pool,
-                "queue", queue, "module_loads", loads, "jemalloc", memory);
+  json_t *root = json_pack(
+      "{s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "uptime_ms", (json_int_t)gauges->uptime_ms,
+      "connections", (json_int_t)gauges->connections, "instances",
+      (json_int_t)gauges->live_instances, "modules", (json_int_t)gauges->modules, "requests",
+      requests, "traps", traps, "guest_runs", guest_runs, "pool", pool, "queue", queue,
+      "module_loads", loads, "jemalloc", memory);
   return root; /* json_pack's "o" stole every reference, also on failure */
 
 fail:

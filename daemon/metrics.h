@@ -34,6 +34,16 @@ void wp_metrics_record_request(wp_metrics *metrics, size_t endpoint, int status,
                                uint64_t latency_us);
 /* A guest trap or deadline (WP_ETRAP_* / WP_ETIMEOUT); other codes ignored. */
 void wp_metrics_record_trap(wp_metrics *metrics, int code);
+/* Where guest work ran (docs/DAEMON.md, "Head-of-line blocking"): on the
+ * loop that read the request, on the pool, or tried on the loop and cut at
+ * the inline bound (then run again on the pool, counted there too). */
+typedef enum wp_guest_run {
+  WP_GUEST_RUN_LOOP,
+  WP_GUEST_RUN_POOL,
+  WP_GUEST_RUN_CUT,
+  WP_GUEST_RUN_KINDS
+} wp_guest_run;
+void wp_metrics_record_guest_run(wp_metrics *metrics, wp_guest_run where);
 /* A deploy's module load: from the compile cache or compiled now. */
 void wp_metrics_record_compile(wp_metrics *metrics, bool cache_hit, uint64_t duration_us);
 

@@ -40,6 +40,10 @@
  * last run took at most this long; the rest go to the pool (DAEMON.md,
  * "Head-of-line blocking"). */
 #define WP_INLINE_RUN_US 1000
+/* Restartable guest work this loop has no run time for is tried on the loop
+ * with this deadline (each guest entry: instantiation, then the call), and
+ * run again on the pool when it is cut. */
+#define WP_INLINE_TRY_MS (WP_INLINE_RUN_US / 1000)
 /* A connection's batch of pipelined requests ends after this much time,
  * so its inline runs cannot hold the loop's other connections longer. */
 #define WP_INLINE_TURN_US 2000
@@ -85,9 +89,10 @@ struct wp_conn {
 };
 
 /* Recent guest run times of the work one shard served (endpoint, module,
- * export), to decide what may run on the loop (see wp__shard_may_inline).
+ * export), to decide what may run on the loop (see wp__shard_last_run).
  * Direct mapped by that key's hash; a collision forgets the older entry,
- * and work not in the table runs on the pool. */
+ * and work not in the table is treated as never seen: tried on the loop
+ * under WP_INLINE_TRY_MS when it can be run again, else run on the pool. */
 #define RUN_HISTORY_SLOTS 256
 typedef struct run_history {
   uint64_t key[RUN_HISTORY_SLOTS]; /* 0: empty */
@@ -200,8 +205,9 @@ void wp__exchange_dispatch(wp_exchange *x);
 int wp__shards_start(wp_server *server, unsigned count, char *why, size_t why_len);
 void wp__shards_command(wp_server *server, atomic_bool *(*flag)(wp__shard *));
 void wp__shards_join(wp_server *server);
-/* May guest work of this module run on the loop? (item 2 of issue 11) */
-bool wp__shard_may_inline(wp__shard *shard, uint64_t key);
+/* The run time this loop last recorded for guest work (item 2 of issue 11);
+ * false when it has none. */
+bool wp__shard_last_run(const wp__shard *shard, uint64_t key, uint32_t *us);
 void wp__shard_record_run(wp__shard *shard, uint64_t key, uint64_t us);
 
 /* server.c */

@@ -2,7 +2,7 @@
  *
  * Every shard polls the same listening sockets (a dup of each descriptor),
  * accepts connections itself and owns them to the end: it reads, parses,
- * routes, runs the guest (inline, see wp__shard_may_inline) and writes the
+ * routes, runs the guest (inline, see wp__shard_last_run) and writes the
  * answer, all on its thread. The common path has no hand-off between
  * threads: no lock, no condition variable, no eventfd.
  *
@@ -306,12 +306,18 @@ void wp__shards_join(wp_server *server) {
 
 /* Guest code on the loop delays every other connection of the loop by its
  * run time, so only work this loop saw finish within WP_INLINE_RUN_US last
- * time runs inline; work never seen, or whose last run was longer, runs on
- * the pool (and is timed there, so it comes back once it is short again).
- * key: endpoint, module and export (exchange.c). Per shard: no lock. */
-bool wp__shard_may_inline(wp__shard *shard, uint64_t key) {
+ * time runs inline with its own deadline; work whose last run was longer
+ * runs on the pool (and is timed there, so it comes back once it is short
+ * again), and work never seen is tried on the loop under the inline bound or
+ * sent to the pool (wp_exchange_run_guest). key: endpoint, module and export
+ * (exchange.c). Per shard: no lock. False when the key has no entry (never
+ * seen, or forgotten after a collision). */
+bool wp__shard_last_run(const wp__shard *shard, uint64_t key, uint32_t *us) {
   size_t slot = (size_t)(key % RUN_HISTORY_SLOTS);
-  return shard->runs.key[slot] == key && shard->runs.last_us[slot] <= WP_INLINE_RUN_US;
+  if (shard->runs.key[slot] != key)
+    return false;
+  *us = shard->runs.last_us[slot];
+  return true;
 }
 
 void wp__shard_record_run(wp__shard *shard, uint64_t key, uint64_t us) {

@@ -22,6 +22,10 @@ Test(metrics, prometheus_counters_and_histogram) {
   wp_metrics_record_trap(m, WP_EINVAL); /* ignored */
   wp_metrics_record_compile(m, true, 100);
   wp_metrics_record_compile(m, false, 900);
+  wp_metrics_record_guest_run(m, WP_GUEST_RUN_LOOP);
+  wp_metrics_record_guest_run(m, WP_GUEST_RUN_LOOP);
+  wp_metrics_record_guest_run(m, WP_GUEST_RUN_CUT);
+  wp_metrics_record_guest_run(m, WP_GUEST_RUN_KINDS); /* ignored */
 
   wp_metrics_gauges g = {0};
   g.pool.instances.total = 10;
@@ -46,6 +50,9 @@ Test(metrics, prometheus_counters_and_histogram) {
       "wasmpool_traps_total{kind=\"trap_divide_by_zero\"} 1\n",
       "wasmpool_traps_total{kind=\"deadline_exceeded\"} 2\n",
       "wasmpool_traps_total{kind=\"trap_unreachable\"} 0\n",
+      "wasmpool_guest_runs_total{where=\"loop\"} 2\n",
+      "wasmpool_guest_runs_total{where=\"pool\"} 0\n",
+      "wasmpool_guest_runs_total{where=\"loop_cut\"} 1\n",
       "wasmpool_module_loads_total{cache=\"hit\"} 1\n",
       "wasmpool_module_loads_total{cache=\"miss\"} 1\n",
       "wasmpool_pool_slots{pool=\"instance\",state=\"in_use\"} 3\n",
@@ -72,6 +79,7 @@ Test(metrics, json_mirrors_counters) {
     wp_metrics_record_request(m, 2, 200, 40);
   wp_metrics_record_request(m, 2, 503, 3000);
   wp_metrics_record_trap(m, WP_ETRAP_OOB);
+  wp_metrics_record_guest_run(m, WP_GUEST_RUN_POOL);
   wp_metrics_gauges g = {0};
   g.live_instances = 7;
   json_t *root = wp_metrics_to_json(m, &g);
@@ -84,6 +92,10 @@ Test(metrics, json_mirrors_counters) {
   cr_assert_eq(json_integer_value(json_object_get(health, "latency_p99_us")), 5000);
   cr_assert_eq(
       json_integer_value(json_object_get(json_object_get(root, "traps"), "trap_out_of_bounds")), 1);
+  json_t *runs = json_object_get(root, "guest_runs");
+  cr_assert_eq(json_integer_value(json_object_get(runs, "pool")), 1);
+  cr_assert_eq(json_integer_value(json_object_get(runs, "loop")), 0);
+  cr_assert_not_null(json_object_get(runs, "loop_cut"));
   cr_assert_eq(json_integer_value(json_object_get(root, "instances")), 7);
   cr_assert(json_is_null(json_object_get(root, "jemalloc")));
   cr_assert_null(json_object_get(json_object_get(root, "requests"), "module_call"));

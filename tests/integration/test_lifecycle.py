@@ -200,6 +200,10 @@ class Lifecycle(unittest.TestCase):
     def test_full_queue_answers_503_at_once(self):
         d = self.daemon(server={"workers": 1, "queue_depth": 1}).start()
         d.deploy("trap", "trap.wasm")
+        # An instance call the loop has not seen runs on the pool (a one-shot
+        # call would be tried on the loop first and need no queue).
+        inst = d.request("POST", "/v1/modules/trap/instances").json()["id"]
+        ok = "/v1/instances/%s/call/ok" % inst
         results = []
 
         def spin():
@@ -212,14 +216,14 @@ class Lifecycle(unittest.TestCase):
         threads[1].start()
         self.wait_queue(d, lambda q: q["waiting"] == 1)  # the queue is now full
         start = time.time()
-        resp = d.call("trap", "ok", [])
+        resp = d.request("POST", ok, body={"args": []})
         self.assertLess(time.time() - start, 0.5, "refused at once, not after the queue")
         self.assertEqual((resp.status, resp.error_code()), (503, "queue_full"))
         self.assertIsNotNone(resp.header("Retry-After"))
         for t in threads:
             t.join(10)
         self.assertEqual(sorted(results), [504, 504])
-        self.assertEqual(d.call("trap", "ok", []).json(), {"results": [42]})
+        self.assertEqual(d.request("POST", ok, body={"args": []}).json(), {"results": [42]})
         self.assertGreaterEqual(d.metric("wasmpool_queue_rejected_total"), 1)
 
     def test_tcp_listener_json_log_and_socket_group(self):

@@ -8,6 +8,11 @@ worker thread:
      in order, and the daemon still drains and exits 0
   3  the run-time history is per export: a module's quick export does not
      let its spinning export run on the loop
+  4  work a loop has never seen: a one-shot call is tried on the loop (the
+     first requests after a deploy do not queue for the pool), a spinning
+     one is cut there at the inline bound and runs again on the pool with
+     its own deadline (the loop is held for the try, not the deadline); an
+     instance call, which cannot be run again, goes to the pool
 """
 
 import http.client
@@ -89,8 +94,8 @@ class RequestPath(unittest.TestCase):
             req = (b"POST /v1/modules/add/call/add HTTP/1.1\r\nHost: x\r\n"
                    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s")
             # One call first on each connection: each loop learns that add is
-            # short (a module a loop has not seen runs on the pool, whose
-            # queue holds 64).
+            # short (a call a loop has not seen is tried on the loop; were it
+            # cut, it would run on the pool, whose queue holds 64).
             one = b'{"args":[0,0]}'
             for s in socks:
                 s.sendall(req % (len(one), one))
@@ -144,6 +149,91 @@ class RequestPath(unittest.TestCase):
             t.join()
             self.assertEqual(result["spin"].status, 504)
             self.assertLess(waited, 0.3, "health waited %.0f ms behind the spin" % (waited * 1e3))
+        finally:
+            self.assertEqual(d.stop(), 0)
+            d.cleanup()
+
+    def test_never_seen_work_is_tried_on_the_loop(self):
+        # One loop and one pool thread: what runs inline holds everything.
+        d = Daemon(server={"workers": 1}, log={"level": "warn"}).start()
+
+        def runs():
+            return {w: d.metric('wasmpool_guest_runs_total{where="%s"}' % w)
+                    for w in ("loop", "pool", "loop_cut")}
+
+        try:
+            d.deploy("add", "add.wasm")
+            d.deploy("trap", "trap.wasm")
+            d.deploy("trap1", "trap.wasm")
+            # A fresh module's first call runs on the loop, not the pool.
+            before = runs()
+            self.assertEqual(d.call("add", "add", [40, 2]).json(), {"results": [42]})
+            after = runs()
+            self.assertEqual((after["loop"] - before["loop"], after["pool"] - before["pool"],
+                              after["loop_cut"] - before["loop_cut"]), (1, 0, 0))
+
+            # A fresh spinning export: cut at the inline bound, then run on
+            # the pool with the request's own deadline. The loop answers
+            # health meanwhile.
+            result = {}
+
+            def spin():
+                start = time.time()
+                result["spin"] = d.call("trap", "spin", [],
+                                        headers={"X-Wasmpool-Deadline-Ms": "1000"})
+                result["took"] = time.time() - start
+
+            before = runs()
+            traps = d.metric('wasmpool_traps_total{kind="deadline_exceeded"}')
+            t = threading.Thread(target=spin)
+            t.start()
+            worst = 0.0
+            while t.is_alive():
+                start = time.time()
+                self.assertEqual(d.request("GET", "/v1/health").status, 200)
+                worst = max(worst, time.time() - start)
+                time.sleep(0.01)
+            t.join()
+            after = runs()
+            resp = result["spin"]
+            self.assertEqual(resp.status, 504, resp)
+            self.assertEqual(resp.error_code(), "deadline_exceeded")
+            self.assertIn("deadline of 1000 ms", resp.json()["error"]["message"])
+            self.assertGreater(result["took"], 0.9, "the pool run had the full deadline")
+            self.assertEqual((after["loop_cut"] - before["loop_cut"],
+                              after["pool"] - before["pool"]), (1, 1))
+            # The cut is not a trap the client saw: one deadline counted.
+            self.assertEqual(d.metric('wasmpool_traps_total{kind="deadline_exceeded"}'),
+                             traps + 1)
+            bound = 0.5 if sanitized(d.proc.pid) else 0.2
+            self.assertLess(worst, bound, "health waited %.0f ms behind the spin" % (worst * 1e3))
+            # Learnt as long: the next one goes to the pool without a try.
+            before = runs()
+            self.assertEqual(d.call("trap", "spin", [],
+                                    headers={"X-Wasmpool-Deadline-Ms": "50"}).status, 504)
+            after = runs()
+            self.assertEqual((after["loop_cut"] - before["loop_cut"],
+                              after["pool"] - before["pool"]), (0, 1))
+
+            # A deadline no longer than the try is the request's own: it is
+            # answered from the loop, not run again.
+            before = runs()
+            resp = d.call("trap1", "spin", [], headers={"X-Wasmpool-Deadline-Ms": "1"})
+            after = runs()
+            self.assertEqual(resp.status, 504, resp)
+            self.assertIn("deadline of 1 ms", resp.json()["error"]["message"])
+            self.assertEqual((after["loop"] - before["loop"], after["pool"] - before["pool"],
+                              after["loop_cut"] - before["loop_cut"]), (1, 0, 0))
+
+            # An instance call changes its instance: never tried, the pool
+            # runs the first one.
+            inst = d.request("POST", "/v1/modules/add/instances").json()["id"]
+            before = runs()
+            resp = d.request("POST", "/v1/instances/%s/call/add" % inst, body={"args": [1, 2]})
+            after = runs()
+            self.assertEqual(resp.json(), {"results": [3]})
+            self.assertEqual((after["loop"] - before["loop"], after["pool"] - before["pool"]),
+                             (0, 1))
         finally:
             self.assertEqual(d.stop(), 0)
             d.cleanup()
