@@ -422,8 +422,10 @@ static void count_compile(wp_registry *reg, const wp_module *module, uint64_t us
   atomic_fetch_add_explicit(&reg->compile_us[tier], us, memory_order_relaxed);
 }
 
-/* Loads at tier 0, except after a restart: a module whose tier-1 code is
- * already cached (prefer_cached_tier1) loads that directly. */
+/* Loads at tier 0, except when the module's tier-1 code is already cached
+ * (prefer_cached_tier1: a restart, or a deploy of bytes built before):
+ * that loads directly, so a redeploy serves optimised code (and its
+ * prewarmed slots hold the image that code uses) from its first request. */
 static int load_module(wp_registry *reg, const uint8_t *wasm, size_t wasm_len, wp_module **module,
                        wp_module_meta *meta, bool prefer_cached_tier1, wp_error *err) {
   wp_module_options opts = {
@@ -480,6 +482,8 @@ static int carry_snapshot(wp_registry *reg, const char *name, const char *sha256
   return rc;
 }
 
+static void set_prewarmed(wp_registry *reg, wp_module *module, wp_module_meta *meta);
+
 /* A tier-up finished (on a tier-up thread): swap the published module when
  * it is still the same bytes (a redeploy or delete meanwhile wins). */
 static void tierup_done(void *ctx, const char *name, const char *sha256, wp_module *module,
@@ -497,6 +501,7 @@ static void tierup_done(void *ctx, const char *name, const char *sha256, wp_modu
     static const wp_error snap_err = {WP_ESNAPSHOT, "cannot carry the snapshot to tier 1"};
     err = &snap_err;
   }
+  wp_module_meta meta;
   pthread_rwlock_wrlock(&reg->lock);
   bool found;
   size_t at = find_slot(reg, name, strlen(name), &found);
@@ -508,6 +513,8 @@ static void tierup_done(void *ctx, const char *name, const char *sha256, wp_modu
       reg->entries[at].meta.tier = 1;
       reg->entries[at].meta.tierup = WP_TIERUP_DONE;
       reg->entries[at].meta.tierup_us = duration_us;
+      meta = reg->entries[at].meta;
+      wp_module_retain(module); /* for prewarm: a redeploy may replace it now */
       swapped = true;
     } else {
       reg->entries[at].meta.tierup = WP_TIERUP_FAILED;
@@ -518,6 +525,12 @@ static void tierup_done(void *ctx, const char *name, const char *sha256, wp_modu
     old = module; /* stale: the name moved on */
   if (old)
     wp_module_release(old);
+  if (swapped) {
+    /* The new code has its own image: slots prewarmed for the tier-0
+     * module do not match it, so warm as many for this one. */
+    set_prewarmed(reg, module, &meta);
+    wp_module_release(module);
+  }
   if (module) {
     atomic_fetch_add_explicit(&reg->tierups_done, 1, memory_order_relaxed);
     wp_log_info("module_tier_up", "module=%s sha256=%.16s tier=1 swapped=%s build_us=%llu", name,
@@ -584,7 +597,7 @@ int wp_registry_deploy_with(wp_registry *reg, const char *name, size_t name_len,
   meta.max_memory_bytes = max_memory_bytes;
   wp_module *module;
   meta.prewarm = opts->prewarm >= 0 ? (uint32_t)opts->prewarm : reg->prewarm_default;
-  int rc = load_module(reg, wasm, wasm_len, &module, &meta, false, err);
+  int rc = load_module(reg, wasm, wasm_len, &module, &meta, true, err);
   if (rc)
     return rc;
   /* Before publishing: the module is not shared yet. */

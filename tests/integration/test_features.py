@@ -3,6 +3,9 @@
 answer over the socket, each at the tier it must build at, and what the
 engine cannot run is refused naming the feature."""
 
+import shutil
+import tempfile
+
 import wp_harness
 from wp_harness import Daemon, harness_main, wat2wasm
 import unittest
@@ -22,13 +25,19 @@ V128_WAT = """(module (func (export "swap") (param v128) (result v128)
 class Features(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = Daemon(pool={"total_instances": 8, "memories_per_instance": 2}).start()
+        # A compile cache of its own: a deploy of bytes whose tier-1 code is
+        # cached loads that, and this test checks the tier each feature
+        # builds at. No tier-up: nothing here waits for one.
+        cls.cache = tempfile.mkdtemp(prefix="wp-features-cache-")
+        cls.d = Daemon(pool={"total_instances": 8, "memories_per_instance": 2},
+                       runtime={"cache_dir": cls.cache, "tierup_threads": 0}).start()
 
     @classmethod
     def tearDownClass(cls):
         status = cls.d.stop()
         log = cls.d.read_log()
         cls.d.cleanup()
+        shutil.rmtree(cls.cache, ignore_errors=True)
         assert status == 0, "exit status %r\n%s" % (status, log)
 
     def deploy(self, name, example, tier):

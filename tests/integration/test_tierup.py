@@ -11,6 +11,7 @@ import threading
 import time
 import unittest
 
+import wp_harness
 from wp_harness import Daemon, harness_main, wat2wasm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,6 +88,13 @@ class TierUp(unittest.TestCase):
         self.assertEqual([(m["name"], m["tier"]) for m in listed], [("fib", 1)])
         self.assertRegex(d.read_log(), r"module_tier_up.*module=fib.*swapped=yes")
 
+        # A redeploy of the same bytes finds the tier-1 code in the cache:
+        # it answers at tier 1, no tier-up needed.
+        resp = d.deploy("fib", "fib.wasm")
+        self.assertIn(resp.status, (200, 201), resp)
+        self.assertEqual((resp.json()["tier"], resp.json()["tier_up"]), (1, "none"))
+        self.assertEqual(d.call("fib", "fib", [20]).json(), {"results": [6765]})
+
         # A restart finds the tier-1 code in the cache: no tier-up needed.
         self.assertEqual(d.stop(), 0)
         d2 = self.daemon(workdir=d.dir)
@@ -94,6 +102,33 @@ class TierUp(unittest.TestCase):
         self.assertEqual((info["tier"], info["tier_up"]), (1, "none"))
         self.assertTrue(info["cache_hit"])
         self.assertEqual(d2.call("fib", "fib", [20]).json(), {"results": [6765]})
+
+    def test_swap_warms_slots_for_the_tier1_image(self):
+        # ?prewarm=2 warms two slots with the tier-0 module's image; the
+        # tier-1 module has an image of its own, so the swap must warm slots
+        # for it too, or the first call after the swap takes a cold slot.
+        d = self.daemon()
+        with open(os.path.join(wp_harness.EXAMPLES, "bigdata.wasm"), "rb") as f:
+            wasm = f.read()
+        resp = d.request("PUT", "/v1/modules/big?prewarm=2", body=wasm)
+        self.assertEqual(resp.status, 201, resp)
+        self.assertEqual(resp.json()["tier"], 0)
+        self.assertTrue(wait_for(lambda: self.info(d, "big")["tier_up"] == "done", 180),
+                        self.info(d, "big"))
+
+        def pool():
+            return d.request("GET", "/v1/stats").json()["pool"]
+
+        # The swap's prewarm runs just after the tier flips: wait for its maps.
+        self.assertTrue(wait_for(lambda: pool()["image_maps"] >= 4, 10), pool())
+        before = pool()
+        resp = d.call("big", "read", [0])
+        self.assertEqual(resp.status, 200, resp)
+        after = pool()
+        self.assertEqual(after["affinity_misses"], before["affinity_misses"],
+                         "the first call after the swap found no warm slot: %r -> %r" %
+                         (before, after))
+        self.assertEqual(after["image_maps"], before["image_maps"])
 
     def test_shutdown_cancels_a_long_tier1_compile(self):
         d = self.daemon()

@@ -263,6 +263,14 @@ def toolroot_command(program):
             os.path.join(TOOLROOT, "usr", "bin", program)]
 
 
+def uncached(wasm):
+    """The same module with a custom section of random bytes appended: other
+    bytes, so the shared compile cache has no code for it (a deploy then
+    builds tier 0 and tiers up, whatever other tests built before)."""
+    payload = b"\x05nonce" + os.urandom(16)
+    return wasm + b"\x00" + bytes([len(payload)]) + payload
+
+
 def wat2wasm(text):
     """Assembles a .wat snippet with the tool root's wat2wasm."""
     with tempfile.TemporaryDirectory() as d:
