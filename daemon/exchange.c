@@ -318,6 +318,13 @@ static bool try_here(wp_exchange *x, void (*work)(wp_exchange *x), void (*finish
   wp_metrics_record_guest_run(x->daemon->metrics, WP_GUEST_RUN_CUT);
   x->result_code = 0;
   memset(&x->error, 0, sizeof x->error);
+  if (atomic_load(&x->daemon->shutting_down)) {
+    /* Draining: the pool takes no more work, and this request came before
+     * the shutdown, so it is finished here, with its own deadline. */
+    run_here(x, work);
+    finish(x);
+    return true;
+  }
   return wp_exchange_submit(x, work, finish);
 }
 
