@@ -3,11 +3,17 @@
 #include "alloc_internal.h"
 #include "alloc_test_util.h"
 
+/* Which classes an isolation run asks for: one, or both in turn from one
+ * pool. */
+enum { RUN_GUARDED = 1 << WP_MEMORY_GUARDED, RUN_SMALL = 1 << WP_MEMORY_SMALL };
+
 /* One holder after another on a small pool, each with image A, image B or no
  * image, sometimes growing, always dirtying everything it may touch (memory,
  * table, instance area). Every holder first checks it sees only its own image
- * and zeroes. */
-static void run_isolation_in(wp_pool_config *cfg, int rounds, wp_memory_class slot_class) {
+ * and zeroes. With both classes, each round picks one: a slot must come from
+ * the class asked for, and each class's slots still go between images and
+ * no image. */
+static void run_isolation_in(wp_pool_config *cfg, int rounds, int classes) {
   wp_pool *pool = test_pool(cfg);
   test_image a, b;
   test_image_make(&a, 0x11, 20000); /* within keep-resident in most configs */
@@ -16,12 +22,19 @@ static void run_isolation_in(wp_pool_config *cfg, int rounds, wp_memory_class sl
   uint32_t seed = 12345;
   int last_kind[64];
   int cross_reuses = 0;
+  /* Reuses of a slot from an image to none and from none to an image, by
+   * class. */
+  int to_none[2] = {0, 0}, from_none[2] = {0, 0};
   for (int i = 0; i < 64; i++)
     last_kind[i] = -1;
   for (int round = 0; round < rounds; round++) {
     seed = seed * 1103515245u + 12345u;
     int kind = (int)((seed >> 16) % 3);
     test_image *ti = images[kind];
+    wp_memory_class slot_class = classes == RUN_SMALL     ? WP_MEMORY_SMALL
+                                 : classes == RUN_GUARDED ? WP_MEMORY_GUARDED
+                                 : (seed >> 20) & 1       ? WP_MEMORY_SMALL
+                                                          : WP_MEMORY_GUARDED;
     wp_memory_request req = {.slot_class = slot_class,
                              .image = ti != NULL ? ti->image : NULL,
                              .initial_bytes = 128 * KIB,
@@ -30,10 +43,17 @@ static void run_isolation_in(wp_pool_config *cfg, int rounds, wp_memory_class sl
     int rc = wp_memory_acquire(pool, &req, &mem);
     cr_assert_eq(rc, 0, "round %d: acquire: %s", round, wp_err_name(rc));
     cr_assert_eq(mem.slot_class, slot_class);
+    const wp__memory_class *cls = &pool->memories.classes[slot_class];
+    cr_assert(mem.index >= cls->first && mem.index < cls->first + cls->count,
+              "round %d: slot %u is not of class %d", round, mem.index, (int)slot_class);
     cr_assert_eq(mem.accessible_bytes, 128 * KIB);
     cr_assert_lt(mem.index, 64);
     if (last_kind[mem.index] != -1 && last_kind[mem.index] != kind)
       cross_reuses++;
+    if (last_kind[mem.index] != -1 && last_kind[mem.index] != 2 && kind == 2)
+      to_none[slot_class]++;
+    if (last_kind[mem.index] == 2 && kind != 2)
+      from_none[slot_class]++;
     last_kind[mem.index] = kind;
     expect_contents(mem.base, mem.accessible_bytes, ti, "memory on acquire");
 
@@ -73,23 +93,58 @@ static void run_isolation_in(wp_pool_config *cfg, int rounds, wp_memory_class sl
   cr_assert_eq(stats.memories.in_use, 0);
   cr_assert_eq(stats.memories.pending, 0);
   cr_assert_eq(stats.resets, (uint64_t)rounds);
-  /* The test must really hand slots from one image to another. */
+  /* The test must really hand slots from one image to another, and from an
+   * image to none and back, in each class it ran. */
   cr_assert_gt(cross_reuses, rounds / 20, "only %d cross-image reuses", cross_reuses);
+  for (int c = 0; c < 2; c++) {
+    if (!(classes & (1 << c)))
+      continue;
+    cr_assert_gt(to_none[c], rounds / 100, "class %d: only %d image -> none reuses", c, to_none[c]);
+    cr_assert_gt(from_none[c], rounds / 100, "class %d: only %d none -> image reuses", c,
+                 from_none[c]);
+  }
   wp_pool_destroy(pool);
   test_image_free(&a);
   test_image_free(&b);
 }
 
+/* cfg with as many small slots (no guard) as guarded ones beside them,
+ * sized so growth stays inside. */
+static void small_too(const wp_pool_config *cfg, wp_pool_config *small) {
+  *small = *cfg;
+  small->small_memories = wp_pool_guarded_memories(cfg);
+  small->small_memory_bytes = 2 * MIB;
+  if (small->keep_resident_bytes > small->small_memory_bytes)
+    small->keep_resident_bytes = small->small_memory_bytes;
+}
+
 /* Every isolation scenario runs over both slot classes: guarded slots, then
- * small slots (no guard) of the same pool, sized so growth stays inside. */
+ * the small slots of the same pool. */
 static void run_isolation(wp_pool_config *cfg, int rounds) {
-  run_isolation_in(cfg, rounds, WP_MEMORY_GUARDED);
-  wp_pool_config small = *cfg;
-  small.small_memories = wp_pool_guarded_memories(cfg);
-  small.small_memory_bytes = 2 * MIB;
-  if (small.keep_resident_bytes > small.small_memory_bytes)
-    small.keep_resident_bytes = small.small_memory_bytes;
-  run_isolation_in(&small, rounds, WP_MEMORY_SMALL);
+  run_isolation_in(cfg, rounds, RUN_GUARDED);
+  wp_pool_config small;
+  small_too(cfg, &small);
+  run_isolation_in(&small, rounds, RUN_SMALL);
+}
+
+/* Both classes from one pool, round by round: each class's index and resets
+ * keep to its own slots while the other's are busy and warm beside them. */
+Test(memory_pool, isolation_mixed_classes) {
+  wp_pool_config cfg, both;
+  test_config(&cfg, 2);
+  small_too(&cfg, &both);
+  run_isolation_in(&both, 2000, RUN_GUARDED | RUN_SMALL);
+}
+
+Test(memory_pool, isolation_mixed_classes_batched_background) {
+  wp_pool_config cfg, both;
+  test_config(&cfg, 4);
+  cfg.keep_resident_bytes = 0;
+  cfg.decommit_batch_size = 3;
+  cfg.decommit_in_background = true;
+  cfg.max_unused_warm_slots = 2;
+  small_too(&cfg, &both);
+  run_isolation_in(&both, 2000, RUN_GUARDED | RUN_SMALL);
 }
 
 Test(memory_pool, isolation_keep_resident) {
@@ -588,41 +643,118 @@ Test(memory_pool, no_guarded_class_at_all) {
   wp_pool_destroy(pool);
 }
 
-/* One slot, no warm slots to keep: each holder takes the slot the previous
- * one left, alternating "no image, dirtied" with "image" both ways, in each
- * class. The image must replace the zero pages (and the dirt) completely,
- * and zeroes must replace the image. */
-static void image_replaces_none(wp_memory_class slot_class) {
+/* One slot per class: each holder takes the slot the previous one left, in
+ * a fixed sequence that goes from no image to an image and back, between
+ * two images of different sizes, and between no-image holders of different
+ * sizes; some holders grow, every one dirties all it can reach. The image
+ * must replace the zero pages, the dirt and the growth completely, zeroes
+ * must replace the image, and past each holder's size the slot faults.
+ * Over each way a reset can go, in each class. */
+enum { NONE = -1, IMG_A = 0, IMG_B = 1 };
+static const struct {
+  int image;
+  uint64_t initial, grow_to; /* grow_to 0: no growth */
+} replace_steps[] = {
+    {NONE, 128 * KIB, 0},  {IMG_A, 128 * KIB, 384 * KIB}, {NONE, 128 * KIB, 0},
+    {IMG_B, 256 * KIB, 0}, {IMG_A, 128 * KIB, 0},         {NONE, 64 * KIB, 256 * KIB},
+    {NONE, 128 * KIB, 0},  {IMG_B, 256 * KIB, 512 * KIB}, {NONE, 128 * KIB, 0},
+    {IMG_A, 128 * KIB, 0}, {IMG_A, 128 * KIB, 192 * KIB}, {NONE, 128 * KIB, 0},
+    {NONE, 128 * KIB, 0},  {IMG_A, 128 * KIB, 0},
+};
+
+static const struct reset_variant {
+  const char *name;
+  uint64_t keep_resident;
+  bool by_prefix;
+  uint32_t warm, batch;
+  bool background;
+} reset_variants[] = {
+    {"keep_resident 16 KiB", 16 * KIB, false, 1, 1, false},
+    {"keep_resident 0", 0, false, 1, 1, false},
+    /* past the initial sizes: grown pages are restored in place too */
+    {"keep_resident 256 KiB", 256 * KIB, false, 1, 1, false},
+    {"prefix reset", 16 * KIB, true, 1, 1, false},
+    {"no warm slots", 16 * KIB, false, 0, 1, false},
+    /* one slot per class: a batch of two waits until the next acquire
+     * flushes it */
+    {"batched", 16 * KIB, false, 1, 2, false},
+    {"background", 64 * KIB, false, 1, 2, true},
+};
+
+static void image_replaces_none(wp_memory_class slot_class, const struct reset_variant *v) {
   wp_pool_config cfg;
   small_config(&cfg, 1, 1);
-  cfg.max_unused_warm_slots = 1;
+  cfg.keep_resident_bytes = v->keep_resident;
+  cfg.reset_by_prefix = v->by_prefix;
+  cfg.max_unused_warm_slots = v->warm;
+  cfg.decommit_batch_size = v->batch;
+  cfg.decommit_in_background = v->background;
   wp_pool *pool = test_pool(&cfg);
-  test_image a;
-  test_image_make(&a, 0x42, 90000);
+  test_image a, b;
+  test_image_make(&a, 0x42, 90000);  /* an 88 KiB image */
+  test_image_make(&b, 0x99, 200000); /* a 196 KiB one: after it, a maps over its head */
+  test_image *images[2] = {&a, &b};
   uint32_t index = UINT32_MAX;
-  for (int round = 0; round < 6; round++) {
-    test_image *ti = round % 2 == 0 ? NULL : &a;
+  /* What the slot was left holding: an image, or zeroes at a size. */
+  const test_image *prev_image = NULL;
+  uint64_t prev_initial = 0;
+  int to_none = 0, from_none = 0, hits = 0;
+  size_t steps = sizeof(replace_steps) / sizeof(replace_steps[0]);
+  for (size_t i = 0; i < steps; i++) {
+    test_image *ti = replace_steps[i].image == NONE ? NULL : images[replace_steps[i].image];
     wp_memory_request req = {.slot_class = slot_class,
                              .image = ti ? ti->image : NULL,
-                             .initial_bytes = 128 * KIB,
+                             .initial_bytes = replace_steps[i].initial,
                              .maximum_bytes = UINT64_MAX};
     wp_memory_slot m;
-    cr_assert_eq(wp_memory_acquire(pool, &req, &m), 0);
+    int rc = wp_memory_acquire(pool, &req, &m);
+    cr_assert_eq(rc, 0, "%s, step %zu: acquire: %s", v->name, i, wp_err_name(rc));
+    cr_assert_eq(m.slot_class, slot_class);
     if (index != UINT32_MAX)
-      cr_assert_eq(m.index, index, "the same slot every time");
+      cr_assert_eq(m.index, index, "%s, step %zu: the same slot every time", v->name, i);
     index = m.index;
-    expect_contents(m.base, m.accessible_bytes, ti, ti ? "image after none" : "none after image");
+    /* The warm paths are taken too: the same image (or zeroes at the same
+     * size) again is a hit exactly when warm slots are kept. */
+    bool same = i > 0 && ti == prev_image && (ti || req.initial_bytes == prev_initial);
+    cr_assert_eq(m.affinity_hit, v->warm > 0 && same, "%s, step %zu: affinity hit %d", v->name, i,
+                 m.affinity_hit);
+    hits += m.affinity_hit;
+    if (i > 0 && replace_steps[i - 1].image != NONE && !ti)
+      to_none++;
+    if (i > 0 && replace_steps[i - 1].image == NONE && ti)
+      from_none++;
+    char what[96];
+    snprintf(what, sizeof what, "%s, step %zu (%s after %s)", v->name, i, ti ? "image" : "none",
+             i == 0 || replace_steps[i - 1].image == NONE ? "none" : "image");
+    expect_contents(m.base, m.accessible_bytes, ti, what);
+    cr_assert(faults(m.base + m.accessible_bytes), "%s: past the initial size", what);
+    if (replace_steps[i].grow_to) {
+      cr_assert_eq(wp_memory_grow(pool, &m, replace_steps[i].grow_to), 0);
+      expect_contents(m.base, m.accessible_bytes, ti, what);
+    }
     memset(m.base, 0xEE, m.accessible_bytes);
+    prev_image = ti;
+    prev_initial = req.initial_bytes;
     wp_memory_release(pool, &m);
   }
+  cr_assert_geq(to_none, 4);
+  cr_assert_geq(from_none, 4);
+  cr_assert_eq(hits, v->warm > 0 ? 2 : 0, "%s: %d warm hits", v->name, hits);
+  wp_pool_flush_decommits(pool);
+  wp_pool_stats stats;
+  wp_pool_get_stats(pool, &stats);
+  cr_assert_eq(stats.resets, steps);
   wp_pool_destroy(pool);
   test_image_free(&a);
+  test_image_free(&b);
 }
 
 Test(memory_pool, image_replaces_none_guarded) {
-  image_replaces_none(WP_MEMORY_GUARDED);
+  for (size_t v = 0; v < sizeof(reset_variants) / sizeof(reset_variants[0]); v++)
+    image_replaces_none(WP_MEMORY_GUARDED, &reset_variants[v]);
 }
 
 Test(memory_pool, image_replaces_none_small) {
-  image_replaces_none(WP_MEMORY_SMALL);
+  for (size_t v = 0; v < sizeof(reset_variants) / sizeof(reset_variants[0]); v++)
+    image_replaces_none(WP_MEMORY_SMALL, &reset_variants[v]);
 }

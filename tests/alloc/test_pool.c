@@ -116,7 +116,8 @@ Test(pool, default_geometry_reserves_8gib_per_memory) {
 typedef struct shared {
   wp_pool *pool;
   test_image *images[3];
-  _Atomic uint32_t mem_owner[8], table_owner[8], inst_owner[8];
+  int classes; /* bit c: threads may ask for class c; both: by thread */
+  _Atomic uint32_t mem_owner[16], table_owner[8], inst_owner[8]; /* memories: both classes */
   atomic_int failures;
   atomic_long cycles;
   double deadline;
@@ -147,13 +148,23 @@ static void *worker(void *arg) {
   while (now_seconds() < sh->deadline) {
     seed = seed * 1103515245u + 12345u;
     test_image *ti = sh->images[(seed >> 16) % 3];
-    wp_memory_request req = {
-        .image = ti ? ti->image : NULL, .initial_bytes = 128 * KIB, .maximum_bytes = UINT64_MAX};
+    /* With both classes, odd threads take small slots and even ones
+     * guarded slots, so each class is shared by two threads. */
+    wp_memory_class slot_class = sh->classes == (1 << WP_MEMORY_SMALL)     ? WP_MEMORY_SMALL
+                                 : sh->classes == (1 << WP_MEMORY_GUARDED) ? WP_MEMORY_GUARDED
+                                 : me % 2                                  ? WP_MEMORY_SMALL
+                                                                           : WP_MEMORY_GUARDED;
+    wp_memory_request req = {.slot_class = slot_class,
+                             .image = ti ? ti->image : NULL,
+                             .initial_bytes = 128 * KIB,
+                             .maximum_bytes = UINT64_MAX};
     wp_memory_slot mem;
     wp_table_slot table;
     wp_instance_slot inst;
     if (wp_memory_acquire(sh->pool, &req, &mem) != 0)
       continue;
+    if (mem.slot_class != slot_class)
+      atomic_fetch_add(&sh->failures, 1);
     claim(&sh->mem_owner[mem.index], me, sh);
     uint64_t image_bytes = ti ? ti->bytes : 0;
     /* Contents must be exactly our image: spot-check image and zero parts. */
@@ -196,10 +207,11 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-static void run_threads(wp_pool_config *cfg) {
+static void run_threads(wp_pool_config *cfg, int classes) {
   static shared sh;
   memset(&sh, 0, sizeof(sh));
   sh.pool = test_pool(cfg);
+  sh.classes = classes;
   test_image a, b;
   test_image_make(&a, 0x11, 20000);
   test_image_make(&b, 0x77, 70000);
@@ -229,11 +241,22 @@ static void run_threads(wp_pool_config *cfg) {
   test_image_free(&b);
 }
 
+#define GUARDED_ONLY (1 << WP_MEMORY_GUARDED)
+#define SMALL_ONLY   (1 << WP_MEMORY_SMALL)
+
+/* The pool of cfg with small slots: `small` of them, and `guarded` guarded
+ * ones beside them. */
+static void with_small(wp_pool_config *cfg, uint32_t guarded, uint32_t small) {
+  cfg->guarded_memories = guarded;
+  cfg->small_memories = small;
+  cfg->small_memory_bytes = 1 * MIB;
+}
+
 Test(pool, threads_never_share_a_slot) {
   wp_pool_config cfg;
   test_config(&cfg, 3); /* fewer slots than threads: exhaustion races too */
   cfg.max_unused_warm_slots = 1;
-  run_threads(&cfg);
+  run_threads(&cfg, GUARDED_ONLY);
 }
 
 Test(pool, threads_never_share_a_slot_batched_background) {
@@ -241,7 +264,34 @@ Test(pool, threads_never_share_a_slot_batched_background) {
   test_config(&cfg, 6);
   cfg.decommit_batch_size = 2;
   cfg.decommit_in_background = true;
-  run_threads(&cfg);
+  run_threads(&cfg, GUARDED_ONLY);
+}
+
+Test(pool, threads_never_share_a_small_slot) {
+  wp_pool_config cfg;
+  test_config(&cfg, 3);
+  cfg.max_unused_warm_slots = 1;
+  with_small(&cfg, 0, 3);
+  run_threads(&cfg, SMALL_ONLY);
+}
+
+/* Two threads per class on one pool, one slot per class: exhaustion races
+ * in each class while the other class's slot is held beside it. */
+Test(pool, threads_never_share_a_slot_both_classes) {
+  wp_pool_config cfg;
+  test_config(&cfg, 3);
+  cfg.max_unused_warm_slots = 1;
+  with_small(&cfg, 1, 1);
+  run_threads(&cfg, GUARDED_ONLY | SMALL_ONLY);
+}
+
+Test(pool, threads_never_share_a_slot_both_classes_batched_background) {
+  wp_pool_config cfg;
+  test_config(&cfg, 6);
+  cfg.decommit_batch_size = 2;
+  cfg.decommit_in_background = true;
+  with_small(&cfg, 6, 6);
+  run_threads(&cfg, GUARDED_ONLY | SMALL_ONLY);
 }
 
 /* ---- Sizing: the address space a config needs ---------------------------- */

@@ -1,7 +1,10 @@
 ;; iso.wat — the isolation probe (test_isolation.py). The test replaces
-;; @TAG@ with 16 bytes of its own, @MEM@ with the initial memory pages and
-;; @TAB@ with the initial table size, so several distinct modules (different
-;; images, artifacts and shapes) come from this one text.
+;; @DATA@ with a data segment of 16 bytes of its own at address 0, or with
+;; nothing (a module without an image), @MEM@ with the initial memory pages,
+;; @MAX@ with the maximum (which picks the slot class when the pool has small
+;; slots) and @TAB@ with the initial table size, so several distinct modules
+;; (different images or none, artifacts, shapes and slot classes) come from
+;; this one text.
 ;;
 ;;   plant(secret: i64, pages: i32) -> i32
 ;;       grows memory by `pages`, writes `secret` into every 8-byte word of
@@ -15,19 +18,20 @@
 ;;   scan(pages: i32, tag0: i64, tag1: i64) -> i64
 ;;       what a fresh instance must see: memory.size @MEM@ pages, then after
 ;;       growing by `pages` every word zero except the 16-byte data segment
-;;       (tag0, tag1 little-endian); globals at their initial zero; the table
+;;       (tag0, tag1 little-endian; both 0 without one: then every word
+;;       must be zero); globals at their initial zero; the table
 ;;       back to @TAB@ elements with only element 0 set. Returns the number of
 ;;       findings (0 = nothing leaked). The whole scan runs in the guest.
 (module
   (type $ret_i32 (func (result i32)))
-  (memory (export "memory") @MEM@ 64)
+  (memory (export "memory") @MEM@ @MAX@)
   (table $t @TAB@ 64 funcref)
   (elem (i32.const 0) $f0)
   (elem declare func $f1)
   (global $g32 (mut i32) (i32.const 0))
   (global $g64 (export "g64") (mut i64) (i64.const 0))
   (global $gf (mut f64) (f64.const 0))
-  (data (i32.const 0) "@TAG@")
+  @DATA@
 
   (func $f0 (result i32) (i32.const 7))
   (func $f1 (result i32) (i32.const 11))
