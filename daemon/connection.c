@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iobuf.h"
 #include "log.h"
 
 static void conn_process_input(wp_conn *conn);
@@ -51,8 +52,7 @@ static void on_write(uv_write_t *req, int status) {
   write_req *w = (write_req *)req;
   wp_conn *conn = w->conn;
   conn->writes_pending--;
-  wp_buf_free(&w->data);
-  free(w);
+  wp_iobuf_free(&conn->shard->iobufs, w, w->map_len);
   if (status < 0 && !conn->closing) {
     wp_log_debug("conn_write_failed", "error=\"%s\"", uv_strerror(status));
     wp__conn_close(conn);
@@ -121,48 +121,59 @@ static void conn_shutdown(wp_conn *conn) {
  * request, no callback, and no epoll_ctl (libuv 1.44 re-arms the stream's
  * epoll entry after every queued write completes). Only when nothing is
  * queued before it and nothing more waits to be parsed: otherwise the write
- * callback is what starts the connection's next batch. */
-static bool conn_try_write(wp_conn *conn, wp_buf *data) {
+ * callback is what starts the connection's next batch. Returns how many
+ * bytes went, or -1 when the connection was closed. */
+static ssize_t conn_try_write(wp_conn *conn, wp_buf *data) {
   if (conn->writes_pending || conn->input_len || wp_http_parser_pending(conn->parser))
-    return false;
+    return 0;
   uv_buf_t buf = uv_buf_init(data->data, (unsigned)data->len);
   int n = uv_try_write(&conn->h.stream, &buf, 1);
   if (n == UV_EAGAIN || n == UV_ENOSYS)
-    return false;
+    return 0;
   if (n < 0) {
     wp_log_debug("conn_write_failed", "error=\"%s\"", uv_strerror(n));
     wp__conn_close(conn);
-    return true;
+    return -1;
   }
-  if ((size_t)n < data->len) {
-    wp_buf_consume(data, (size_t)n); /* the rest goes the queued way */
-    return false;
-  }
-  wp_buf_reset(data); /* keeps the allocation for the next answer */
-  return true;
+  return n;
 }
 
+/* Writes data and empties it; what the socket does not take at once is
+ * copied into the write request. data's allocation is kept for the next
+ * answer, unless the answer had to wait and the allocation has pages of its
+ * own: a connection whose client does not read would keep those for as long
+ * as it waits (iobuf.c). */
 static void conn_write(wp_conn *conn, wp_buf *data) {
-  if (conn_try_write(conn, data))
+  ssize_t done = conn_try_write(conn, data);
+  if (done < 0)
     return;
-  write_req *w = malloc(sizeof *w);
-  if (!w) {
+  size_t len = data->len - (size_t)done;
+  if (len > 0) {
+    size_t map_len;
+    write_req *w = wp_iobuf_alloc(&conn->shard->iobufs, sizeof *w + len, &map_len);
+    if (!w) {
+      wp_buf_free(data);
+      wp__conn_close(conn);
+      return;
+    }
+    w->conn = conn;
+    w->map_len = map_len;
+    memcpy(w->bytes, data->data + done, len);
+    uv_buf_t buf = uv_buf_init(w->bytes, (unsigned)len);
+    conn->writes_pending++;
+    int rc = uv_write(&w->req, &conn->h.stream, &buf, 1, on_write);
+    if (rc != 0) {
+      conn->writes_pending--;
+      wp_iobuf_free(&conn->shard->iobufs, w, map_len);
+      wp_buf_free(data);
+      wp__conn_close(conn);
+      return;
+    }
+  }
+  if (data->cap >= WP_IOBUF_MIN && len > 0)
     wp_buf_free(data);
-    wp__conn_close(conn);
-    return;
-  }
-  w->data = *data; /* moves the bytes */
-  wp_buf_init(data);
-  w->conn = conn;
-  uv_buf_t buf = uv_buf_init(w->data.data, (unsigned)w->data.len);
-  conn->writes_pending++;
-  int rc = uv_write(&w->req, &conn->h.stream, &buf, 1, on_write);
-  if (rc != 0) {
-    conn->writes_pending--;
-    wp_buf_free(&w->data);
-    free(w);
-    wp__conn_close(conn);
-  }
+  else
+    wp_buf_reset(data);
 }
 
 static void on_timer(uv_timer_t *timer);
@@ -226,15 +237,19 @@ static void on_conn_closed(uv_handle_t *handle) {
     return;
   wp__shard *shard = conn->shard;
   wp_http_parser_destroy(conn->parser);
-  free(conn->held);
+  if (conn->held)
+    wp_iobuf_free(&shard->iobufs, conn->held, conn->held_map);
   wp_buf_free(&conn->outbox);
   free(conn);
   /* jemalloc's thread cache is trimmed only by that thread's own allocations:
    * a loop left without connections would keep what its last flood freed
    * (~1.5 MiB after 500 pipelining clients) for as long as it stays idle.
-   * Flushed here, after the last connection's own buffers went into it. */
-  if (shard->conn_count == 0)
+   * Flushed here, after the last connection's own buffers went into it; the
+   * blocks kept for lagging connections go too. */
+  if (shard->conn_count == 0) {
     wp_jemalloc_flush_thread_cache();
+    wp_iobuf_trim(&shard->iobufs);
+  }
 }
 
 /* Detaches every exchange of the connection: those on a worker finish there
@@ -362,7 +377,7 @@ static bool peer_closed(wp_conn *conn) {
 static void conn_hold_input(wp_conn *conn) {
   if (conn->input_len == 0 || conn->closing || conn->input == conn->held)
     return;
-  char *copy = malloc(conn->input_len);
+  char *copy = wp_iobuf_alloc(&conn->shard->iobufs, conn->input_len, &conn->held_map);
   if (!copy) {
     wp__conn_close(conn);
     return;
@@ -382,7 +397,7 @@ static bool conn_feed_slice(wp_conn *conn) {
   conn->input += n;
   conn->input_len -= n;
   if (conn->input_len == 0 && conn->held) {
-    free(conn->held);
+    wp_iobuf_free(&conn->shard->iobufs, conn->held, conn->held_map);
     conn->held = NULL;
     conn->input = NULL;
   }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "daemon.h"
+#include "iobuf.h"
 
 /* Requests of one connection parsed and not yet answered; past it reading
  * pauses, so one client cannot queue unbounded work by pipelining. */
@@ -69,6 +70,7 @@ struct wp_conn {
   const char *input;
   size_t input_len;
   char *held;
+  size_t held_map; /* held's mapping length; 0: it came from malloc */
   /* Answers ready to go out together: the answers of one batch of pipelined
    * requests leave in one write (one syscall, one write request). */
   wp_buf outbox;
@@ -129,6 +131,8 @@ struct wp__shard {
    * the parser synchronously, so the bytes never outlive the callback, and
    * thousands of mostly idle keep-alive connections cost no buffer each. */
   char read_buffer[READ_BUFFER_BYTES];
+  /* Blocks for what lagging connections keep (connection.c, iobuf.c). */
+  wp_iobuf_cache iobufs;
 };
 
 /* The connection side of an exchange; handlers see only pub. */
@@ -158,10 +162,13 @@ typedef struct wp__exchange {
 /* A handler's exchange to its connection side. */
 #define WP__X(x) ((wp__exchange *)((char *)(x)-offsetof(wp__exchange, pub)))
 
+/* A write the socket did not take at once, with a copy of its bytes. From
+ * wp_iobuf_alloc: iobuf.c says why. */
 typedef struct write_req {
   uv_write_t req;
-  wp_buf data;
   wp_conn *conn;
+  size_t map_len; /* the request's mapping length; 0: it came from malloc */
+  char bytes[];
 } write_req;
 
 struct wp_server {

@@ -79,7 +79,9 @@ class Connections(unittest.TestCase):
         d = self.daemon(server={"max_connections": conns + 100}).start()
         # Start: a daemon that has once held 1,000 ordinary connections (the
         # loop's fd table and the allocator's metadata grow with the fd
-        # numbers once; the flood must not leave more than that).
+        # numbers once; the flood must not leave more than that) and has
+        # answered the /v1/stats the end asks for (its first answer alone
+        # adds ~0.1 MiB: code and jemalloc's statistics).
         plain = []
         for _ in range(conns):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -90,6 +92,7 @@ class Connections(unittest.TestCase):
             s.settimeout(10)
             self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200"))
             s.close()
+        self.assertEqual(d.request("GET", "/v1/stats").status, 200)
         for _ in range(10):
             self.timed_health(d)
             time.sleep(0.2)
@@ -139,25 +142,44 @@ class Connections(unittest.TestCase):
         finally:
             for s in socks:
                 s.close()
-        # Back within 10% of where it started once they are gone.
-        deadline = time.time() + 20
+        # Every close seen: the stats request's is the one connection left
+        # (asked again, the previous request's close may not be seen yet).
+        deadline = time.time() + 30
+        while True:
+            open_conns = d.request("GET", "/v1/stats").json()["connections"]
+            if open_conns <= 1 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(open_conns, 1)
+        # Back within 10% of where it started once they are gone (issue 12).
+        # Measured on the shared 2-core machine: +88 to +212 KiB on a 5.8 MiB
+        # start (+1.5% to +3.6%, 17 runs), most of it jemalloc's descriptors
+        # of the slabs the flood's small allocations had (base memory, never
+        # unmapped) and the radix-tree pages that mapped them; a second flood
+        # reuses them. The bytes a stalled connection keeps (~20 KiB: its
+        # unparsed input, its queued answers) live in mappings of their own
+        # (daemon/iobuf.c) and go back whole; in jemalloc they left +460 to
+        # +528 KiB (+7.8% to +9.1%, 6 runs). The bound is ~580 KiB: leaking
+        # the unparsed input at close (16 MiB) fails.
+        # jemalloc hands freed pages back over its decay time (1 s, main.c),
+        # so this waits until RSS is within the bound and has stopped falling.
+        asan = sanitized(d.proc.pid)
+        samples = [rss_kib(d.proc.pid)]
+        deadline = time.time() + (0 if asan else 20)
         while time.time() < deadline:
-            now_kib = rss_kib(d.proc.pid)
-            if now_kib <= start_kib * 1.10:
+            if len(samples) > 5 and samples[-1] <= start_kib * 1.10 and samples[-1] >= samples[-6]:
                 break
             d.request("GET", "/v1/health")  # allocator activity lets it purge
             time.sleep(0.2)
-        # Issue 12 asks for 10%; measured here: +0.6 MiB on a 5.7 MiB start
-        # (11%), with jemalloc's stats.allocated back to its start figure
-        # and its stats.resident 0.4 MiB above it (what jemalloc keeps for
-        # the peak's 28 MiB: its metadata is never unmapped). Bounded by 1
-        # MiB so that a real leak (the flood held 36 MiB) still fails.
-        if sanitized(d.proc.pid):
-            now_kib = start_kib
-        self.assertLessEqual(now_kib, max(start_kib * 1.10, start_kib + 1024),
-                             "RSS %d KiB after close, %d KiB at start (peak %d)" %
-                             (now_kib, start_kib, peak_kib))
-        self.assertEqual(d.request("GET", "/v1/stats").json()["connections"], 1)
+            samples.append(rss_kib(d.proc.pid))
+        now_kib = samples[-1]
+        print("1,000 pipelining clients: RSS start %d KiB, peak %d KiB, after close %d KiB "
+              "(%+.1f%%%s)" % (start_kib, peak_kib, now_kib, 100.0 * (now_kib / start_kib - 1),
+                              ", not checked under the sanitizer" if asan else ""))
+        if not asan:
+            self.assertLessEqual(now_kib, start_kib * 1.10,
+                                 "RSS %d KiB after close, %d KiB at start (peak %d)" %
+                                 (now_kib, start_kib, peak_kib))
 
     # ---- item 6 ----------------------------------------------------------
 
