@@ -24,13 +24,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WP_ASAN 1
-#endif
-#endif
+#include "wp_asan.h"
 #ifdef WP_ASAN
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)

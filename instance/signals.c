@@ -41,13 +41,7 @@
 
 #include "runtime_internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WP_ASAN 1
-#endif
-#endif
+#include "wp_asan.h"
 #ifdef WP_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
