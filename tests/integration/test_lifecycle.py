@@ -136,7 +136,7 @@ class Lifecycle(unittest.TestCase):
         spinner.join(10)
         self.assertEqual(d.proc.wait(timeout=15), 0, d.read_log())
         self.assertEqual(spin["resp"].status, 504, "the in-flight call got its answer")
-        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), (answer, d.read_log()[-4000:]))
         self.assertIn(b'{"results":[832040]}', answer.replace(b" ", b""))
         self.assertFalse(os.path.exists(d.socket))
         self.assertIn("released_instances=1", d.read_log())
