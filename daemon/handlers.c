@@ -320,9 +320,12 @@ typedef struct deploy_result {
   wp_module_meta meta;
 } deploy_result;
 
-/* ?init=EXPORT (the snapshot's init export) or ?init=none, and ?prewarm=N.
- * Answers 400 itself and returns false when one is malformed. */
-static bool pick_snapshot(wp_exchange *x, deploy_result *r) {
+/* A deploy's query, in one pass: ?max_memory=SIZE ("64MiB", or bytes: a
+ * cap on each memory of every instance of the module), ?init=EXPORT (the
+ * snapshot's init export) or ?init=none, and ?prewarm=N. Answers 400 itself
+ * and returns false at the first malformed one. */
+static bool pick_deploy_options(wp_exchange *x, deploy_result *r) {
+  r->opts.max_memory_bytes = 0;
   r->opts.prewarm = -1;
   wp_query_iter it;
   wp_buf key, value;
@@ -333,7 +336,16 @@ static bool pick_snapshot(wp_exchange *x, deploy_result *r) {
   while (ok && wp_query_next(&it, &key, &value) == 1) {
     if (!key.data)
       continue;
-    if (strcmp(key.data, "init") == 0) {
+    if (strcmp(key.data, "max_memory") == 0) {
+      const char *why = NULL;
+      uint64_t *cap = &r->opts.max_memory_bytes;
+      if (!value.data || wp_parse_size(value.data, cap, &why) != 0 || *cap == 0) {
+        char text[160];
+        snprintf(text, sizeof text, "max_memory: %s", why ? why : "must be a size above 0");
+        wp_exchange_respond_error(x, WP_EBAD_REQUEST, text);
+        ok = false;
+      }
+    } else if (strcmp(key.data, "init") == 0) {
       if (!value.data || !value.data[0] || strlen(value.data) >= sizeof r->init) {
         wp_exchange_respond_error(x, WP_EBAD_REQUEST,
                                   "init: must name an export (under 256 bytes) or be none");
@@ -353,33 +365,6 @@ static bool pick_snapshot(wp_exchange *x, deploy_result *r) {
       } else {
         r->opts.prewarm = (int64_t)n;
       }
-    }
-  }
-  wp_buf_free(&key);
-  wp_buf_free(&value);
-  return ok;
-}
-
-/* ?max_memory=SIZE on a deploy ("64MiB", or bytes): a cap on each memory
- * of every instance of the module. Answers 400 itself and returns false
- * when it is malformed. */
-static bool pick_max_memory(wp_exchange *x, uint64_t *out) {
-  *out = 0;
-  wp_query_iter it;
-  wp_buf key, value;
-  wp_buf_init(&key);
-  wp_buf_init(&value);
-  wp_query_iter_init(&it, x->req->query, x->req->query_len);
-  bool ok = true;
-  while (ok && wp_query_next(&it, &key, &value) == 1) {
-    if (!key.data || strcmp(key.data, "max_memory") != 0)
-      continue;
-    const char *why = NULL;
-    if (!value.data || wp_parse_size(value.data, out, &why) != 0 || *out == 0) {
-      char text[160];
-      snprintf(text, sizeof text, "max_memory: %s", why ? why : "must be a size above 0");
-      wp_exchange_respond_error(x, WP_EBAD_REQUEST, text);
-      ok = false;
     }
   }
   wp_buf_free(&key);
@@ -432,7 +417,7 @@ static void handle_module_put(wp_exchange *x) {
     return;
   }
   deploy_result *r = x->extra;
-  if (!pick_max_memory(x, &r->opts.max_memory_bytes) || !pick_snapshot(x, r))
+  if (!pick_deploy_options(x, r))
     return;
   wp_exchange_submit(x, work_module_put, finish_module_put);
 }
